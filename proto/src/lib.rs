@@ -1,0 +1,43 @@
+//! Wire types, canonical signed bytes, signing and verification for catalk.
+//!
+//! This crate does no IO: no sockets, no clocks, no randomness. It builds for
+//! the host and for `wasm32-unknown-unknown`, so the relay, the browser client
+//! and the tests share one definition of every frame and every signed byte.
+//!
+//! The contract it implements is `docs/protocol.md`.
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+mod canonical;
+mod channel;
+mod error_code;
+mod fact;
+mod frame;
+mod id;
+mod key;
+mod limits;
+mod login;
+mod message;
+mod privileges;
+mod text;
+
+pub use canonical::CanonicalWriter;
+pub use channel::{ChannelName, ChannelNameError, DEFAULT_CHANNEL};
+pub use error_code::ErrorCode;
+pub use fact::{Fact, FactBody, FactKind, VerifyError};
+pub use frame::{
+    ClientFrame, DecodeError, LoginFrame, PostFrame, ServerFrame, WelcomeFrame,
+    decode_client_frame, request_id_of,
+};
+pub use id::FactId;
+pub use key::{KeyError, Nonce, PublicKey, Signature};
+pub use limits::Limits;
+pub use login::{LoginError, login_signing_bytes, sign_login, verify_login};
+pub use message::{DraftId, author_signing_bytes, sign_post, verify_author};
+pub use privileges::Privileges;
+pub use text::{DisplayName, TextError, validate_body};
+
+/// The protocol version spoken by this crate; it appears in the challenge and
+/// in every domain-separation string.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+pub use ed25519_dalek::SigningKey;

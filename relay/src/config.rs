@@ -1,0 +1,85 @@
+//! The relay's configuration, built by `main.rs` from flags or directly by tests.
+
+use crate::clock::{Clock, SystemClock};
+use catalk_proto::{Limits, Privileges, PublicKey};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What a key with no grant may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NewcomerPolicy {
+    /// May post in existing channels (the default).
+    #[default]
+    Post,
+    /// May only read.
+    ReadOnly,
+}
+
+impl NewcomerPolicy {
+    /// The privileges this policy gives a key with no grant.
+    pub fn privileges(self) -> Privileges {
+        match self {
+            Self::Post => Privileges::POSTER,
+            Self::ReadOnly => Privileges::NONE,
+        }
+    }
+}
+
+/// Everything the relay needs to run.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// The key the relay signs facts with.
+    pub signing_key: ed25519_dalek::SigningKey,
+    /// Earlier relay keys whose facts are still accepted when clients present them.
+    pub trusted_keys: Vec<PublicKey>,
+    /// Keys that are always owners.
+    pub owners: Vec<PublicKey>,
+    /// What keys without a grant may do.
+    pub newcomers: NewcomerPolicy,
+    /// Limits enforced and published.
+    pub limits: Limits,
+    /// One-time token that makes its presenter an owner (`None` disables claiming).
+    pub claim_token: Option<String>,
+    /// Header that carries the client IP when behind a proxy (e.g. `fly-client-ip`).
+    pub client_ip_header: Option<String>,
+    /// How long one write to a client may take before it counts as a slow consumer.
+    pub write_timeout: Duration,
+    /// Websocket read buffer per connection, in bytes.
+    pub ws_read_buffer: usize,
+    /// Websocket write buffer per connection, in bytes.
+    pub ws_write_buffer: usize,
+    /// Wall clock (injected so tests can expire nonces).
+    pub clock: Arc<dyn Clock>,
+}
+
+impl RelayConfig {
+    /// A configuration with defaults for everything but the key.
+    pub fn new(signing_key: ed25519_dalek::SigningKey) -> Self {
+        Self {
+            signing_key,
+            trusted_keys: Vec::new(),
+            owners: Vec::new(),
+            newcomers: NewcomerPolicy::default(),
+            limits: Limits::default(),
+            claim_token: None,
+            client_ip_header: None,
+            write_timeout: Duration::from_secs(10),
+            ws_read_buffer: 4 * 1024,
+            ws_write_buffer: 4 * 1024,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// The relay's current public key.
+    pub fn public_key(&self) -> PublicKey {
+        PublicKey::of(&self.signing_key)
+    }
+
+    /// Current key first, then the configured earlier keys.
+    pub fn trusted(&self) -> Vec<PublicKey> {
+        let current = self.public_key();
+        std::iter::once(current)
+            .chain(self.trusted_keys.iter().copied().filter(|k| *k != current))
+            .collect()
+    }
+}

@@ -1,0 +1,86 @@
+//! The catalk relay: logs clients in by Ed25519 challenge, signs facts with
+//! its own key, fans them out live and forwards WebRTC signaling. It keeps no
+//! history and no database; what it must remember across restarts comes back
+//! from clients as facts it signed earlier (see `docs/protocol.md`).
+//!
+//! Entry point: [`serve`] on a bound listener, as the binary and the tests do.
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+pub mod clock;
+pub mod config;
+mod drafts;
+pub mod http;
+pub mod hub;
+pub mod ids;
+pub mod ip_limit;
+pub mod keyfile;
+pub mod metrics;
+pub mod rejection;
+pub mod session;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{NewcomerPolicy, RelayConfig};
+
+use axum::serve::ListenerExt as _;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// How long shutdown waits for sessions to say goodbye.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Runs the relay on `listener` until `shutdown` resolves, then closes every
+/// connection with a `shutting_down` error and returns.
+pub async fn serve(
+    listener: TcpListener,
+    config: RelayConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let hub = hub::Hub::new(&config);
+    tracing::info!(relay = %hub.relay_key(), epoch = %hub.epoch().id, "relay run started");
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let state = http::AppState {
+        hub: hub.clone(),
+        settings: session::SessionSettings {
+            write_timeout: config.write_timeout,
+        },
+        ip_limiter: ip_limit::IpLimiter::new(config.limits.max_connections_per_ip),
+        client_ip_header: config.client_ip_header.clone(),
+        ws_read_buffer: config.ws_read_buffer,
+        ws_write_buffer: config.ws_write_buffer,
+        shutdown: stop_rx,
+        sessions: Arc::new(()),
+    };
+    let sessions = state.sessions.clone();
+    let trimmer = tokio::spawn({
+        let hub = hub.clone();
+        async move {
+            let mut every = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                hub.trim_rate_limits();
+            }
+        }
+    });
+    let app = http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let listener = listener.tap_io(|tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::debug!(%err, "set_nodelay failed");
+        }
+    });
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+            let _ = stop_tx.send(true);
+        })
+        .await;
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+    while Arc::strong_count(&sessions) > 1 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    trimmer.abort();
+    result
+}

@@ -1,0 +1,164 @@
+//! `catalk-relay`: parses flags and environment, loads the relay key, serves.
+
+use anyhow::Context as _;
+use catalk_proto::{Limits, PublicKey};
+use catalk_relay::{NewcomerPolicy, RelayConfig, keyfile};
+use clap::{Parser, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use tracing_subscriber::EnvFilter;
+
+/// catalk relay: Ed25519 login, relay-signed facts, live fan-out and WebRTC signaling. No database.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "CATALK_LISTEN", default_value = "0.0.0.0:8080")]
+    listen: SocketAddr,
+    /// File holding the relay's signing key (base64url seed). Created if missing.
+    #[arg(long, env = "CATALK_KEY_FILE", default_value = "catalk-relay.key")]
+    key_file: PathBuf,
+    /// The relay's signing key itself (base64url seed); takes precedence over --key-file. Use for secrets.
+    #[arg(long = "relay-key", env = "CATALK_RELAY_KEY", hide_env_values = true)]
+    relay_key: Option<String>,
+    /// Earlier relay public keys whose facts clients may still present (comma-separated).
+    #[arg(
+        long = "trusted-key",
+        env = "CATALK_TRUSTED_KEYS",
+        value_delimiter = ','
+    )]
+    trusted_keys: Vec<PublicKey>,
+    /// Owner public keys (comma-separated).
+    #[arg(long = "owner", env = "CATALK_OWNERS", value_delimiter = ',')]
+    owners: Vec<PublicKey>,
+    /// What keys without a grant may do.
+    #[arg(long, env = "CATALK_NEWCOMERS", value_enum, default_value = "post")]
+    newcomers: Newcomers,
+    /// Do not print a one-time owner claim link even when no owner is configured.
+    #[arg(long, env = "CATALK_NO_CLAIM")]
+    no_claim: bool,
+    /// Public URL of this relay, used in the printed claim link.
+    #[arg(long, env = "CATALK_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Header carrying the client IP when behind a proxy (e.g. `fly-client-ip`).
+    #[arg(long, env = "CATALK_CLIENT_IP_HEADER")]
+    client_ip_header: Option<String>,
+    /// Largest message body in bytes.
+    #[arg(long, env = "CATALK_MAX_BODY_BYTES", default_value_t = Limits::default().max_body_bytes)]
+    max_body_bytes: usize,
+    /// Largest websocket frame in bytes.
+    #[arg(long, env = "CATALK_MAX_FRAME_BYTES", default_value_t = Limits::default().max_frame_bytes)]
+    max_frame_bytes: usize,
+    /// Simultaneous connections per client IP.
+    #[arg(long, env = "CATALK_MAX_CONNECTIONS_PER_IP", default_value_t = Limits::default().max_connections_per_ip)]
+    max_connections_per_ip: u32,
+    /// Sustained frames per second per connection.
+    #[arg(long, env = "CATALK_FRAMES_PER_SECOND", default_value_t = Limits::default().frames_per_second)]
+    frames_per_second: u32,
+    /// Sustained posts per second per key.
+    #[arg(long, env = "CATALK_POSTS_PER_SECOND", default_value_t = Limits::default().posts_per_second_per_key)]
+    posts_per_second: u32,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Newcomers {
+    /// May post in existing channels.
+    Post,
+    /// May only read.
+    ReadOnly,
+}
+
+fn load_key(args: &Args) -> anyhow::Result<ed25519_dalek::SigningKey> {
+    if let Some(text) = &args.relay_key {
+        return keyfile::parse_signing_key(text).context("CATALK_RELAY_KEY / --relay-key");
+    }
+    let (key, created) = keyfile::load_or_create(&args.key_file)?;
+    if created {
+        tracing::warn!(
+            file = %args.key_file.display(),
+            public_key = %PublicKey::of(&key),
+            "generated a new relay key and saved it; keep this file (or set CATALK_RELAY_KEY) so clients keep trusting this relay"
+        );
+    }
+    Ok(key)
+}
+
+fn build_config(args: &Args) -> anyhow::Result<RelayConfig> {
+    let mut config = RelayConfig::new(load_key(args)?);
+    config.trusted_keys = args.trusted_keys.clone();
+    config.owners = args.owners.clone();
+    config.newcomers = match args.newcomers {
+        Newcomers::Post => NewcomerPolicy::Post,
+        Newcomers::ReadOnly => NewcomerPolicy::ReadOnly,
+    };
+    config.client_ip_header = args.client_ip_header.clone();
+    config.limits.max_body_bytes = args.max_body_bytes;
+    config.limits.max_frame_bytes = args.max_frame_bytes;
+    config.limits.max_connections_per_ip = args.max_connections_per_ip;
+    config.limits.frames_per_second = args.frames_per_second;
+    config.limits.posts_per_second_per_key = args.posts_per_second;
+    if config.owners.is_empty() && !args.no_claim {
+        let mut bytes = [0u8; 18];
+        getrandom::fill(&mut bytes)
+            .map_err(|e| anyhow::anyhow!("no randomness for the claim token: {e}"))?;
+        config.claim_token = Some(bytes.iter().map(|b| format!("{b:02x}")).collect());
+    }
+    Ok(config)
+}
+
+fn public_url(args: &Args, bound: SocketAddr) -> String {
+    if let Some(url) = &args.public_url {
+        return url.trim_end_matches('/').to_owned();
+    }
+    let host = if bound.ip().is_unspecified() {
+        "127.0.0.1".to_owned()
+    } else {
+        bound.ip().to_string()
+    };
+    format!("http://{host}:{}", bound.port())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let args = Args::parse();
+    let config = build_config(&args)?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let bound = listener.local_addr()?;
+    let url = public_url(&args, bound);
+    tracing::info!(%bound, relay = %config.public_key(), "catalk relay listening on {url}");
+    if let Some(token) = &config.claim_token {
+        tracing::warn!(
+            "no owner configured: to become owner, open {url}/#claim={token} (one use, this run only)"
+        );
+    }
+    catalk_relay::serve(listener, config, shutdown_signal()).await?;
+    Ok(())
+}
