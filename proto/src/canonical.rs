@@ -67,12 +67,7 @@ mod tests {
 
     #[test]
     fn layout_is_domain_zero_then_fields() {
-        let bytes = CanonicalWriter::new("d")
-            .u8(9)
-            .str("ab")
-            .optional(None)
-            .optional(Some(&[5]))
-            .finish();
+        let bytes = CanonicalWriter::new("d").u8(9).str("ab").optional(None).optional(Some(&[5])).finish();
         assert_eq!(bytes, vec![b'd', 0, 9, 0, 0, 0, 2, b'a', b'b', 0, 1, 5]);
     }
 }

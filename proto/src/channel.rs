@@ -11,9 +11,7 @@ pub const MAX_CHANNEL_NAME: usize = 32;
 
 /// Why a channel name was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "channel names are 1-32 characters of a-z, 0-9, '-' and '_', starting with a letter or digit"
-)]
+#[error("channel names are 1-32 characters of a-z, 0-9, '-' and '_', starting with a letter or digit")]
 pub struct ChannelNameError;
 
 /// A validated channel name: 1–32 bytes of `[a-z0-9_-]`, first byte a letter or digit.
@@ -24,12 +22,8 @@ impl ChannelName {
     /// Validates `name`.
     pub fn new(name: &str) -> Result<Self, ChannelNameError> {
         let bytes = name.as_bytes();
-        let first_ok = bytes
-            .first()
-            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-        let rest_ok = bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-' || *b == b'_');
+        let first_ok = bytes.first().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        let rest_ok = bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-' || *b == b'_');
         if first_ok && rest_ok && bytes.len() <= MAX_CHANNEL_NAME {
             Ok(Self(name.to_owned()))
         } else {

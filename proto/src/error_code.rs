@@ -135,11 +135,7 @@ mod tests {
 
     #[test]
     fn wire_name_matches_serde() {
-        for code in [
-            ErrorCode::BadSignature,
-            ErrorCode::FrameTooLarge,
-            ErrorCode::NotOnline,
-        ] {
+        for code in [ErrorCode::BadSignature, ErrorCode::FrameTooLarge, ErrorCode::NotOnline] {
             let json = serde_json::to_string(&code).unwrap_or_default();
             assert_eq!(json, format!("\"{}\"", code.as_str()));
         }

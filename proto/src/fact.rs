@@ -115,15 +115,7 @@ impl FactBody {
             Self::Channel { name, creator } => {
                 w.str(name.as_str()).fixed(creator.as_bytes());
             }
-            Self::Message {
-                channel,
-                author,
-                draft,
-                text,
-                prev,
-                epoch,
-                author_sig,
-            } => {
+            Self::Message { channel, author, draft, text, prev, epoch, author_sig } => {
                 let prev = prev.map(|p| p.to_bytes());
                 w.str(channel.as_str())
                     .fixed(author.as_bytes())
@@ -133,25 +125,11 @@ impl FactBody {
                     .fixed(&epoch.to_bytes())
                     .fixed(author_sig.as_bytes());
             }
-            Self::Presence {
-                key,
-                name,
-                online,
-                privileges,
-            } => {
-                w.fixed(key.as_bytes())
-                    .str(name.as_str())
-                    .u8(u8::from(*online))
-                    .u8(privileges.bits());
+            Self::Presence { key, name, online, privileges } => {
+                w.fixed(key.as_bytes()).str(name.as_str()).u8(u8::from(*online)).u8(privileges.bits());
             }
-            Self::Grant {
-                grantee,
-                privileges,
-                issuer,
-            } => {
-                w.fixed(grantee.as_bytes())
-                    .u8(privileges.bits())
-                    .fixed(issuer.as_bytes());
+            Self::Grant { grantee, privileges, issuer } => {
+                w.fixed(grantee.as_bytes()).u8(privileges.bits()).fixed(issuer.as_bytes());
             }
         }
     }
@@ -200,46 +178,20 @@ impl Fact {
     pub fn sign(key: &ed25519_dalek::SigningKey, id: FactId, body: FactBody) -> Self {
         let relay = PublicKey::of(key);
         let sig = Signature::sign(key, &Self::signing_bytes(&id, &relay, &body));
-        Self {
-            id,
-            relay,
-            body,
-            sig,
-        }
+        Self { id, relay, body, sig }
     }
 
     /// Checks the signer is trusted, the relay signature and, for messages, the author signature.
     pub fn verify(&self, is_trusted: impl Fn(&PublicKey) -> bool) -> Result<(), VerifyError> {
         if !is_trusted(&self.relay) {
-            return Err(VerifyError::UntrustedSigner {
-                id: self.id,
-                relay: self.relay,
-            });
+            return Err(VerifyError::UntrustedSigner { id: self.id, relay: self.relay });
         }
         self.relay
-            .verify_strict(
-                &Self::signing_bytes(&self.id, &self.relay, &self.body),
-                &self.sig,
-            )
-            .map_err(|source| VerifyError::RelaySignature {
-                id: self.id,
-                source,
-            })?;
-        if let FactBody::Message {
-            channel,
-            author,
-            draft,
-            text,
-            author_sig,
-            ..
-        } = &self.body
-        {
-            verify_author(author, &self.relay, channel, draft, text, author_sig).map_err(
-                |source| VerifyError::AuthorSignature {
-                    id: self.id,
-                    source,
-                },
-            )?;
+            .verify_strict(&Self::signing_bytes(&self.id, &self.relay, &self.body), &self.sig)
+            .map_err(|source| VerifyError::RelaySignature { id: self.id, source })?;
+        if let FactBody::Message { channel, author, draft, text, author_sig, .. } = &self.body {
+            verify_author(author, &self.relay, channel, draft, text, author_sig)
+                .map_err(|source| VerifyError::AuthorSignature { id: self.id, source })?;
         }
         Ok(())
     }
@@ -285,14 +237,8 @@ mod tests {
         if let FactBody::Message { text, .. } = &mut forged.body {
             text.push('!');
         }
-        assert!(matches!(
-            forged.verify(|k| *k == relay),
-            Err(VerifyError::RelaySignature { .. })
-        ));
-        assert!(matches!(
-            fact.verify(|_| false),
-            Err(VerifyError::UntrustedSigner { .. })
-        ));
+        assert!(matches!(forged.verify(|k| *k == relay), Err(VerifyError::RelaySignature { .. })));
+        assert!(matches!(fact.verify(|_| false), Err(VerifyError::UntrustedSigner { .. })));
     }
 
     #[test]
@@ -306,10 +252,7 @@ mod tests {
         }
         let forged = Fact::sign(&relay_key(), fact.id, body);
         let relay = forged.relay;
-        assert!(matches!(
-            forged.verify(|k| *k == relay),
-            Err(VerifyError::AuthorSignature { .. })
-        ));
+        assert!(matches!(forged.verify(|k| *k == relay), Err(VerifyError::AuthorSignature { .. })));
     }
 
     /// Snapshot of the canonical signed bytes: changing it breaks every stored signature.
@@ -319,16 +262,16 @@ mod tests {
         let bytes = Fact::signing_bytes(&fact.id, &fact.relay, &fact.body);
         let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         let expected = concat!(
-            "636174616c6b2f76312f6661637400",   // "catalk/v1/fact\0"
-            "018bcfe5680100000000000000000007", // id
+            "636174616c6b2f76312f6661637400",                                   // "catalk/v1/fact\0"
+            "018bcfe5680100000000000000000007",                                 // id
             "d04ab232742bb4ab3a1368bd4615e4e6d0224ab71a016baf8520a332c9778737", // relay key
-            "03",                               // kind = message
-            "0000000767656e6572616c",           // channel "general"
+            "03",                                                               // kind = message
+            "0000000767656e6572616c",                                           // channel "general"
             "a09aa5f47a6759802ff955f8dc2d2a14a5c99d23be97f864127ff9383455a4f0", // author
-            "018bcfe568000000000000000000002a", // draft
-            "000000026869",                     // text "hi"
-            "01018bcfe5680000000000000000000001", // prev (present)
-            "0174876e800000000000000000000000", // epoch
+            "018bcfe568000000000000000000002a",                                 // draft
+            "000000026869",                                                     // text "hi"
+            "01018bcfe5680000000000000000000001",                               // prev (present)
+            "0174876e800000000000000000000000",                                 // epoch
             "fd43f914bb0eb41e045c85ffdbea2b25277b0d25d846358c61580dc2fa2a6bf5", // author signature
             "ea568cfce680f0091a8970ba38b2e5aba0598643435ec4ad14d747720e0e4a08",
         );
@@ -343,11 +286,7 @@ mod tests {
             online: true,
             privileges: Privileges::POSTER,
         };
-        let bytes = Fact::signing_bytes(
-            &FactId::from_parts(1, 2),
-            &PublicKey::from_bytes([0xcd; 32]),
-            &body,
-        );
+        let bytes = Fact::signing_bytes(&FactId::from_parts(1, 2), &PublicKey::from_bytes([0xcd; 32]), &body);
         let mut expected = b"catalk/v1/fact\0".to_vec();
         expected.extend(FactId::from_parts(1, 2).to_bytes());
         expected.extend([0xcd; 32]);
@@ -372,23 +311,13 @@ mod tests {
         })
     }
     fn arb_channel() -> impl Strategy<Value = ChannelName> {
-        "[a-z0-9][a-z0-9_-]{0,31}"
-            .prop_map(|n| ChannelName::new(&n).unwrap_or_else(|_| ChannelName::general()))
+        "[a-z0-9][a-z0-9_-]{0,31}".prop_map(|n| ChannelName::new(&n).unwrap_or_else(|_| ChannelName::general()))
     }
     fn arb_body() -> impl Strategy<Value = FactBody> {
         prop_oneof![
             Just(FactBody::Epoch {}),
-            (arb_channel(), arb_key())
-                .prop_map(|(name, creator)| FactBody::Channel { name, creator }),
-            (
-                arb_channel(),
-                arb_key(),
-                arb_id(),
-                ".{1,200}",
-                proptest::option::of(arb_id()),
-                arb_id(),
-                arb_sig()
-            )
+            (arb_channel(), arb_key()).prop_map(|(name, creator)| FactBody::Channel { name, creator }),
+            (arb_channel(), arb_key(), arb_id(), ".{1,200}", proptest::option::of(arb_id()), arb_id(), arb_sig())
                 .prop_map(|(channel, author, draft, text, prev, epoch, author_sig)| {
                     FactBody::Message {
                         channel,
@@ -400,16 +329,14 @@ mod tests {
                         author_sig,
                     }
                 }),
-            (arb_key(), "[a-zA-Z ]{0,20}[a-z]", any::<bool>(), 0u8..16).prop_map(
-                |(key, name, online, bits)| {
-                    FactBody::Presence {
-                        key,
-                        name: DisplayName::new(&name).unwrap_or_else(|_| unreachable!()),
-                        online,
-                        privileges: Privileges::from_bits(bits),
-                    }
+            (arb_key(), "[a-zA-Z ]{0,20}[a-z]", any::<bool>(), 0u8..16).prop_map(|(key, name, online, bits)| {
+                FactBody::Presence {
+                    key,
+                    name: DisplayName::new(&name).unwrap_or_else(|_| unreachable!()),
+                    online,
+                    privileges: Privileges::from_bits(bits),
                 }
-            ),
+            }),
             (arb_key(), 0u8..16, arb_key()).prop_map(|(grantee, bits, issuer)| FactBody::Grant {
                 grantee,
                 privileges: Privileges::from_bits(bits),

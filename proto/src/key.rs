@@ -34,14 +34,9 @@ pub enum KeyError {
 }
 
 fn decode_fixed<const N: usize>(text: &str) -> Result<[u8; N], KeyError> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(text)
-        .map_err(|e| KeyError::Encoding(e.to_string()))?;
+    let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|e| KeyError::Encoding(e.to_string()))?;
     let actual = bytes.len();
-    bytes.try_into().map_err(|_| KeyError::Length {
-        expected: N,
-        actual,
-    })
+    bytes.try_into().map_err(|_| KeyError::Length { expected: N, actual })
 }
 
 fn encode(bytes: &[u8]) -> String {
@@ -110,8 +105,7 @@ impl PublicKey {
     /// Strictly verifies `signature` over `message` by this key.
     pub fn verify_strict(&self, message: &[u8], signature: &Signature) -> Result<(), KeyError> {
         let key = self.verifying_key()?;
-        key.verify_strict(message, &signature.to_dalek())
-            .map_err(|_| KeyError::BadSignature)
+        key.verify_strict(message, &signature.to_dalek()).map_err(|_| KeyError::BadSignature)
     }
 }
 
@@ -184,13 +178,7 @@ mod tests {
 
     #[test]
     fn wrong_length_is_rejected() {
-        assert_eq!(
-            "AAAA".parse::<PublicKey>(),
-            Err(KeyError::Length {
-                expected: 32,
-                actual: 3
-            })
-        );
+        assert_eq!("AAAA".parse::<PublicKey>(), Err(KeyError::Length { expected: 32, actual: 3 }));
     }
 
     #[test]
@@ -198,9 +186,6 @@ mod tests {
         // The identity point (y = 1) has order 1.
         let mut bytes = [0u8; 32];
         bytes[0] = 1;
-        assert_eq!(
-            PublicKey::from_bytes(bytes).verifying_key().err(),
-            Some(KeyError::Weak)
-        );
+        assert_eq!(PublicKey::from_bytes(bytes).verifying_key().err(), Some(KeyError::Weak));
     }
 }

@@ -25,8 +25,7 @@ pub use channel::{ChannelName, ChannelNameError, DEFAULT_CHANNEL};
 pub use error_code::ErrorCode;
 pub use fact::{Fact, FactBody, FactKind, VerifyError};
 pub use frame::{
-    ClientFrame, DecodeError, LoginFrame, PostFrame, ServerFrame, WelcomeFrame,
-    decode_client_frame, request_id_of,
+    ClientFrame, DecodeError, LoginFrame, PostFrame, ServerFrame, WelcomeFrame, decode_client_frame, request_id_of,
 };
 pub use id::FactId;
 pub use key::{KeyError, Nonce, PublicKey, Signature};

@@ -23,38 +23,23 @@ pub enum LoginError {
 
 /// The bytes a client signs to log in: domain, nonce, relay key, client key.
 pub fn login_signing_bytes(nonce: &Nonce, relay: &PublicKey, client: &PublicKey) -> Vec<u8> {
-    CanonicalWriter::new(LOGIN_DOMAIN)
-        .fixed(nonce.as_bytes())
-        .fixed(relay.as_bytes())
-        .fixed(client.as_bytes())
-        .finish()
+    CanonicalWriter::new(LOGIN_DOMAIN).fixed(nonce.as_bytes()).fixed(relay.as_bytes()).fixed(client.as_bytes()).finish()
 }
 
 /// Signs a login challenge; returns the client's public key and the signature.
-pub fn sign_login(
-    key: &ed25519_dalek::SigningKey,
-    nonce: &Nonce,
-    relay: &PublicKey,
-) -> (PublicKey, Signature) {
+pub fn sign_login(key: &ed25519_dalek::SigningKey, nonce: &Nonce, relay: &PublicKey) -> (PublicKey, Signature) {
     let client = PublicKey::of(key);
     let sig = Signature::sign(key, &login_signing_bytes(nonce, relay, &client));
     (client, sig)
 }
 
 /// Strictly verifies a login signature.
-pub fn verify_login(
-    client: &PublicKey,
-    nonce: &Nonce,
-    relay: &PublicKey,
-    sig: &Signature,
-) -> Result<(), LoginError> {
-    client
-        .verify_strict(&login_signing_bytes(nonce, relay, client), sig)
-        .map_err(|err| match err {
-            KeyError::Weak => LoginError::WeakKey,
-            KeyError::BadSignature => LoginError::BadSignature,
-            _ => LoginError::InvalidKey,
-        })
+pub fn verify_login(client: &PublicKey, nonce: &Nonce, relay: &PublicKey, sig: &Signature) -> Result<(), LoginError> {
+    client.verify_strict(&login_signing_bytes(nonce, relay, client), sig).map_err(|err| match err {
+        KeyError::Weak => LoginError::WeakKey,
+        KeyError::BadSignature => LoginError::BadSignature,
+        _ => LoginError::InvalidKey,
+    })
 }
 
 #[cfg(test)]
@@ -69,15 +54,9 @@ mod tests {
         let (client, sig) = sign_login(&client_key, &nonce, &relay);
         assert_eq!(verify_login(&client, &nonce, &relay, &sig), Ok(()));
         let other_nonce = Nonce::from_bytes([4; 32]);
-        assert_eq!(
-            verify_login(&client, &other_nonce, &relay, &sig),
-            Err(LoginError::BadSignature)
-        );
+        assert_eq!(verify_login(&client, &other_nonce, &relay, &sig), Err(LoginError::BadSignature));
         let other_relay = PublicKey::from_bytes([5; 32]);
-        assert_eq!(
-            verify_login(&client, &nonce, &other_relay, &sig),
-            Err(LoginError::BadSignature)
-        );
+        assert_eq!(verify_login(&client, &nonce, &other_relay, &sig), Err(LoginError::BadSignature));
     }
 
     #[test]

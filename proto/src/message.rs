@@ -12,12 +12,7 @@ pub const POST_DOMAIN: &str = "catalk/v1/post";
 /// The bytes an author signs: domain, relay key, channel, draft id, body.
 ///
 /// Binding the relay key stops a post made on one relay from being replayed on another.
-pub fn author_signing_bytes(
-    relay: &PublicKey,
-    channel: &ChannelName,
-    draft: &DraftId,
-    text: &str,
-) -> Vec<u8> {
+pub fn author_signing_bytes(relay: &PublicKey, channel: &ChannelName, draft: &DraftId, text: &str) -> Vec<u8> {
     CanonicalWriter::new(POST_DOMAIN)
         .fixed(relay.as_bytes())
         .str(channel.as_str())
@@ -61,18 +56,9 @@ mod tests {
         let general = ChannelName::general();
         let draft = DraftId::from_parts(5, 5);
         let sig = sign_post(&key, &relay, &general, &draft, "hi");
-        assert_eq!(
-            verify_author(&author, &relay, &general, &draft, "hi", &sig),
-            Ok(())
-        );
-        assert_eq!(
-            verify_author(&author, &relay, &general, &draft, "hi!", &sig),
-            Err(KeyError::BadSignature)
-        );
+        assert_eq!(verify_author(&author, &relay, &general, &draft, "hi", &sig), Ok(()));
+        assert_eq!(verify_author(&author, &relay, &general, &draft, "hi!", &sig), Err(KeyError::BadSignature));
         let other = ChannelName::new("other").unwrap_or_else(|_| ChannelName::general());
-        assert_eq!(
-            verify_author(&author, &relay, &other, &draft, "hi", &sig),
-            Err(KeyError::BadSignature)
-        );
+        assert_eq!(verify_author(&author, &relay, &other, &draft, "hi", &sig), Err(KeyError::BadSignature));
     }
 }

@@ -22,24 +22,11 @@ impl Privileges {
     const VIRTUAL_CLIENT: u8 = 8;
 
     /// Read-only: may read, may do nothing else.
-    pub const NONE: Self = Self {
-        post: false,
-        create_channel: false,
-        owner: false,
-        virtual_client: false,
-    };
+    pub const NONE: Self = Self { post: false, create_channel: false, owner: false, virtual_client: false };
     /// May post but not create channels.
-    pub const POSTER: Self = Self {
-        post: true,
-        ..Self::NONE
-    };
+    pub const POSTER: Self = Self { post: true, ..Self::NONE };
     /// Everything an owner may do.
-    pub const OWNER_ALL: Self = Self {
-        post: true,
-        create_channel: true,
-        owner: true,
-        virtual_client: false,
-    };
+    pub const OWNER_ALL: Self = Self { post: true, create_channel: true, owner: true, virtual_client: false };
 
     /// The canonical one-byte form: bit 0 post, bit 1 create_channel, bit 2 owner, bit 3 virtual_client.
     pub fn bits(self) -> u8 {

@@ -38,10 +38,7 @@ impl DisplayName {
             return Err(TextError::Empty);
         }
         if name.len() > MAX_DISPLAY_NAME {
-            return Err(TextError::TooLong {
-                len: name.len(),
-                max: MAX_DISPLAY_NAME,
-            });
+            return Err(TextError::TooLong { len: name.len(), max: MAX_DISPLAY_NAME });
         }
         if name.chars().any(char::is_control) {
             return Err(TextError::ControlCharacter);
@@ -83,10 +80,7 @@ pub fn validate_body(text: &str, max_bytes: usize) -> Result<(), TextError> {
         return Err(TextError::Empty);
     }
     if text.len() > max_bytes {
-        return Err(TextError::TooLong {
-            len: text.len(),
-            max: max_bytes,
-        });
+        return Err(TextError::TooLong { len: text.len(), max: max_bytes });
     }
     Ok(())
 }
@@ -97,28 +91,16 @@ mod tests {
 
     #[test]
     fn display_name_is_trimmed_and_checked() {
-        assert_eq!(
-            DisplayName::new("  ada ").map(|n| n.0),
-            Ok("ada".to_owned())
-        );
+        assert_eq!(DisplayName::new("  ada ").map(|n| n.0), Ok("ada".to_owned()));
         assert_eq!(DisplayName::new("   "), Err(TextError::Empty));
-        assert_eq!(
-            DisplayName::new("a\u{7}b"),
-            Err(TextError::ControlCharacter)
-        );
-        assert!(matches!(
-            DisplayName::new(&"x".repeat(65)),
-            Err(TextError::TooLong { .. })
-        ));
+        assert_eq!(DisplayName::new("a\u{7}b"), Err(TextError::ControlCharacter));
+        assert!(matches!(DisplayName::new(&"x".repeat(65)), Err(TextError::TooLong { .. })));
     }
 
     #[test]
     fn body_limits_apply_in_bytes() {
         assert_eq!(validate_body("hi", 2), Ok(()));
-        assert_eq!(
-            validate_body("é", 1),
-            Err(TextError::TooLong { len: 2, max: 1 })
-        );
+        assert_eq!(validate_body("é", 1), Err(TextError::TooLong { len: 2, max: 1 }));
         assert_eq!(validate_body(" \n", 10), Err(TextError::Empty));
     }
 }

@@ -78,8 +78,6 @@ impl RelayConfig {
     /// Current key first, then the configured earlier keys.
     pub fn trusted(&self) -> Vec<PublicKey> {
         let current = self.public_key();
-        std::iter::once(current)
-            .chain(self.trusted_keys.iter().copied().filter(|k| *k != current))
-            .collect()
+        std::iter::once(current).chain(self.trusted_keys.iter().copied().filter(|k| *k != current)).collect()
     }
 }

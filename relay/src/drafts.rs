@@ -14,11 +14,7 @@ pub struct RecentDrafts {
 impl RecentDrafts {
     /// An empty memory holding at most `capacity` drafts.
     pub fn new(capacity: usize) -> Self {
-        Self {
-            capacity,
-            order: VecDeque::new(),
-            seen: HashSet::new(),
-        }
+        Self { capacity, order: VecDeque::new(), seen: HashSet::new() }
     }
 
     /// Whether this draft was seen recently.

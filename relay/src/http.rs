@@ -52,10 +52,7 @@ async fn index() -> Html<&'static str> {
 
 async fn metrics(State(state): State<AppState>) -> Response {
     let mut response = state.hub.metrics.render().into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4"),
-    );
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
     response
 }
 
@@ -102,22 +99,11 @@ async fn websocket(
             let Some(slot) = slot else {
                 state.hub.metrics.rejected(ErrorCode::TooManyConnections);
                 tracing::warn!(%ip, "too many connections from this address");
-                session::refuse(
-                    socket,
-                    ErrorCode::TooManyConnections,
-                    "too many connections from your address",
-                )
-                .await;
+                session::refuse(socket, ErrorCode::TooManyConnections, "too many connections from your address").await;
                 return;
             };
             let _live = state.sessions.clone();
-            session::run(
-                socket,
-                state.hub.clone(),
-                state.settings,
-                state.shutdown.clone(),
-            )
-            .await;
+            session::run(socket, state.hub.clone(), state.settings, state.shutdown.clone()).await;
             drop(slot);
         })
 }

@@ -13,8 +13,8 @@ use crate::metrics::Metrics;
 use crate::rejection::Rejection;
 use axum::extract::ws::Utf8Bytes;
 use catalk_proto::{
-    ChannelName, DisplayName, ErrorCode, Fact, FactBody, FactId, Limits, PostFrame, Privileges,
-    PublicKey, ServerFrame, WelcomeFrame, validate_body, verify_author,
+    ChannelName, DisplayName, ErrorCode, Fact, FactBody, FactId, Limits, PostFrame, Privileges, PublicKey, ServerFrame,
+    WelcomeFrame, validate_body, verify_author,
 };
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Serialize;
@@ -74,10 +74,7 @@ pub struct Hub {
 
 impl std::fmt::Debug for Hub {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Hub")
-            .field("relay", &self.relay)
-            .field("epoch", &self.epoch.id)
-            .finish_non_exhaustive()
+        f.debug_struct("Hub").field("relay", &self.relay).field("epoch", &self.epoch.id).finish_non_exhaustive()
     }
 }
 
@@ -101,27 +98,16 @@ impl Hub {
             .allow_burst(nonzero(limits.posts_burst_per_key));
         let mut ids = IdAssigner::default();
         let now = config.clock.now_ms();
-        let epoch = Fact::sign(
-            &config.signing_key,
-            ids.next(now, random_bits()),
-            FactBody::Epoch {},
-        );
+        let epoch = Fact::sign(&config.signing_key, ids.next(now, random_bits()), FactBody::Epoch {});
         let general = Fact::sign(
             &config.signing_key,
             ids.next(now, random_bits()),
-            FactBody::Channel {
-                name: ChannelName::general(),
-                creator: relay,
-            },
+            FactBody::Channel { name: ChannelName::general(), creator: relay },
         );
         let mut channels = BTreeMap::new();
         channels.insert(
             ChannelName::general(),
-            ChannelEntry {
-                head: Some(general.id),
-                fact: general,
-                posted_this_run: false,
-            },
+            ChannelEntry { head: Some(general.id), fact: general, posted_this_run: false },
         );
         let hub = Self {
             key: config.signing_key.clone(),
@@ -194,9 +180,7 @@ impl Hub {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave a half-applied fact: every
         // mutation happens after signing. Recover the guard rather than abort.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn sign(&self, state: &mut State, body: FactBody) -> Fact {
@@ -219,9 +203,7 @@ impl Hub {
             return Privileges::OWNER_ALL;
         }
         match state.grants.get(key).map(|g| &g.body) {
-            Some(FactBody::Grant { privileges, .. }) if privileges.owner => {
-                privileges.union(Privileges::OWNER_ALL)
-            }
+            Some(FactBody::Grant { privileges, .. }) if privileges.owner => privileges.union(Privileges::OWNER_ALL),
             Some(FactBody::Grant { privileges, .. }) => *privileges,
             _ => self.newcomers.privileges(),
         }
@@ -237,11 +219,7 @@ impl Hub {
         if facts.len() > self.limits.max_present_facts {
             return Err(Rejection::new(
                 ErrorCode::TooManyFacts,
-                format!(
-                    "{} facts, limit {}",
-                    facts.len(),
-                    self.limits.max_present_facts
-                ),
+                format!("{} facts, limit {}", facts.len(), self.limits.max_present_facts),
             ));
         }
         for (index, fact) in facts.iter().enumerate() {
@@ -268,15 +246,9 @@ impl Hub {
         let mut state = self.lock();
         let mut adopted = 0;
         let mut changed_grantees = Vec::new();
-        for fact in sorted
-            .iter()
-            .filter(|f| matches!(f.body, FactBody::Grant { .. }))
-        {
+        for fact in sorted.iter().filter(|f| matches!(f.body, FactBody::Grant { .. })) {
             if let FactBody::Grant { grantee, .. } = &fact.body {
-                let newer = state
-                    .grants
-                    .get(grantee)
-                    .is_none_or(|current| current.id < fact.id);
+                let newer = state.grants.get(grantee).is_none_or(|current| current.id < fact.id);
                 if newer {
                     state.grants.insert(*grantee, (*fact).clone());
                     changed_grantees.push(*grantee);
@@ -285,10 +257,7 @@ impl Hub {
                 }
             }
         }
-        for fact in sorted
-            .iter()
-            .filter(|f| matches!(f.body, FactBody::Channel { .. }))
-        {
+        for fact in sorted.iter().filter(|f| matches!(f.body, FactBody::Channel { .. })) {
             if let FactBody::Channel { name, .. } = &fact.body {
                 let replace = match state.channels.get(name) {
                     None => true,
@@ -297,29 +266,20 @@ impl Hub {
                 if replace {
                     state.channels.insert(
                         name.clone(),
-                        ChannelEntry {
-                            fact: (*fact).clone(),
-                            head: None,
-                            posted_this_run: false,
-                        },
+                        ChannelEntry { fact: (*fact).clone(), head: None, posted_this_run: false },
                     );
                     adopted += 1;
                     self.publish(fact);
                 }
             }
         }
-        for fact in sorted
-            .iter()
-            .filter(|f| matches!(f.body, FactBody::Message { .. }))
-        {
+        for fact in sorted.iter().filter(|f| matches!(f.body, FactBody::Message { .. })) {
             if let FactBody::Message { channel, .. } = &fact.body
                 && let Some(entry) = state.channels.get_mut(channel)
                 && !entry.posted_this_run
                 && fact.id > entry.fact.id
                 && fact.id < self.epoch.id
-                && entry
-                    .head
-                    .is_none_or(|head| head < fact.id || head == entry.fact.id)
+                && entry.head.is_none_or(|head| head < fact.id || head == entry.fact.id)
             {
                 entry.head = Some(fact.id);
                 adopted += 1;
@@ -337,16 +297,10 @@ impl Hub {
         let Some(entry) = state.online.get(key) else {
             return;
         };
-        if matches!(&entry.presence.body, FactBody::Presence { privileges: p, .. } if *p == privileges)
-        {
+        if matches!(&entry.presence.body, FactBody::Presence { privileges: p, .. } if *p == privileges) {
             return;
         }
-        let body = FactBody::Presence {
-            key: *key,
-            name: entry.name.clone(),
-            online: true,
-            privileges,
-        };
+        let body = FactBody::Presence { key: *key, name: entry.name.clone(), online: true, privileges };
         let fact = self.sign(state, body);
         self.publish(&fact);
         if let Some(entry) = state.online.get_mut(key) {
@@ -372,12 +326,7 @@ impl Hub {
             Some(entry) => entry.name != name,
         };
         if needs_presence {
-            let body = FactBody::Presence {
-                key,
-                name: name.clone(),
-                online: true,
-                privileges,
-            };
+            let body = FactBody::Presence { key, name: name.clone(), online: true, privileges };
             let fact = self.sign(&mut state, body);
             self.publish(&fact);
             let entry = state.online.entry(key).or_insert_with(|| OnlineKey {
@@ -391,12 +340,8 @@ impl Hub {
         if let Some(entry) = state.online.get_mut(&key) {
             entry.conns.insert(conn, direct);
         }
-        let online = state
-            .online
-            .values()
-            .take(self.limits.max_welcome_presence)
-            .map(|entry| entry.presence.clone())
-            .collect();
+        let online =
+            state.online.values().take(self.limits.max_welcome_presence).map(|entry| entry.presence.clone()).collect();
         WelcomeFrame {
             rid,
             key,
@@ -425,15 +370,7 @@ impl Hub {
         let name = entry.name.clone();
         state.online.remove(key);
         let privileges = self.privileges_locked(&state, key);
-        let fact = self.sign(
-            &mut state,
-            FactBody::Presence {
-                key: *key,
-                name,
-                online: false,
-                privileges,
-            },
-        );
+        let fact = self.sign(&mut state, FactBody::Presence { key: *key, name, online: false, privileges });
         self.publish(&fact);
     }
 
@@ -443,41 +380,20 @@ impl Hub {
             .map_err(|err| Rejection::new(ErrorCode::InvalidChannelName, err.to_string()))?;
         validate_body(&post.text, self.limits.max_body_bytes)
             .map_err(|err| Rejection::new(ErrorCode::InvalidBody, err.to_string()))?;
-        verify_author(
-            author,
-            &self.relay,
-            &channel,
-            &post.draft,
-            &post.text,
-            &post.sig,
-        )
-        .map_err(|err| {
-            Rejection::new(ErrorCode::BadSignature, format!("author signature: {err}"))
-        })?;
+        verify_author(author, &self.relay, &channel, &post.draft, &post.text, &post.sig)
+            .map_err(|err| Rejection::new(ErrorCode::BadSignature, format!("author signature: {err}")))?;
         if self.post_limiter.check_key(author).is_err() {
-            return Err(Rejection::new(
-                ErrorCode::RateLimited,
-                "too many posts from this key",
-            ));
+            return Err(Rejection::new(ErrorCode::RateLimited, "too many posts from this key"));
         }
         let mut state = self.lock();
         if !self.privileges_locked(&state, author).post {
-            return Err(Rejection::new(
-                ErrorCode::Forbidden,
-                "this key may not post",
-            ));
+            return Err(Rejection::new(ErrorCode::Forbidden, "this key may not post"));
         }
         let Some(prev) = state.channels.get(&channel).map(|c| c.head) else {
-            return Err(Rejection::new(
-                ErrorCode::UnknownChannel,
-                format!("no channel {channel}"),
-            ));
+            return Err(Rejection::new(ErrorCode::UnknownChannel, format!("no channel {channel}")));
         };
         if state.drafts.contains(author, &post.draft) {
-            return Err(Rejection::new(
-                ErrorCode::DuplicateDraft,
-                format!("draft {} was already posted", post.draft),
-            ));
+            return Err(Rejection::new(ErrorCode::DuplicateDraft, format!("draft {} was already posted", post.draft)));
         }
         let body = FactBody::Message {
             channel: channel.clone(),
@@ -500,73 +416,33 @@ impl Hub {
 
     /// Creates a channel for a key with the `create_channel` privilege.
     pub fn create_channel(&self, creator: &PublicKey, name: &str) -> Result<FactId, Rejection> {
-        let name = ChannelName::new(name)
-            .map_err(|err| Rejection::new(ErrorCode::InvalidChannelName, err.to_string()))?;
+        let name =
+            ChannelName::new(name).map_err(|err| Rejection::new(ErrorCode::InvalidChannelName, err.to_string()))?;
         let mut state = self.lock();
         if !self.privileges_locked(&state, creator).create_channel {
-            return Err(Rejection::new(
-                ErrorCode::Forbidden,
-                "this key may not create channels",
-            ));
+            return Err(Rejection::new(ErrorCode::Forbidden, "this key may not create channels"));
         }
         if state.channels.contains_key(&name) {
-            return Err(Rejection::new(
-                ErrorCode::ChannelExists,
-                format!("#{name} exists"),
-            ));
+            return Err(Rejection::new(ErrorCode::ChannelExists, format!("#{name} exists")));
         }
-        let fact = self.sign(
-            &mut state,
-            FactBody::Channel {
-                name: name.clone(),
-                creator: *creator,
-            },
-        );
+        let fact = self.sign(&mut state, FactBody::Channel { name: name.clone(), creator: *creator });
         self.publish(&fact);
         let id = fact.id;
-        state.channels.insert(
-            name,
-            ChannelEntry {
-                fact,
-                head: Some(id),
-                posted_this_run: false,
-            },
-        );
+        state.channels.insert(name, ChannelEntry { fact, head: Some(id), posted_this_run: false });
         Ok(id)
     }
 
     /// An owner sets `grantee`'s privileges.
-    pub fn grant(
-        &self,
-        issuer: &PublicKey,
-        grantee: PublicKey,
-        privileges: Privileges,
-    ) -> Result<FactId, Rejection> {
+    pub fn grant(&self, issuer: &PublicKey, grantee: PublicKey, privileges: Privileges) -> Result<FactId, Rejection> {
         let mut state = self.lock();
         if !self.privileges_locked(&state, issuer).owner {
-            return Err(Rejection::new(
-                ErrorCode::Forbidden,
-                "only owners may grant",
-            ));
+            return Err(Rejection::new(ErrorCode::Forbidden, "only owners may grant"));
         }
         Ok(self.record_grant(&mut state, grantee, privileges, *issuer))
     }
 
-    fn record_grant(
-        &self,
-        state: &mut State,
-        grantee: PublicKey,
-        privileges: Privileges,
-        issuer: PublicKey,
-    ) -> FactId {
-        let fact = self.sign(
-            state,
-            FactBody::Grant {
-                grantee,
-                privileges,
-                issuer,
-            },
-        );
+    fn record_grant(&self, state: &mut State, grantee: PublicKey, privileges: Privileges, issuer: PublicKey) -> FactId {
+        let fact = self.sign(state, FactBody::Grant { grantee, privileges, issuer });
         self.publish(&fact);
         let id = fact.id;
         state.grants.insert(grantee, fact);
@@ -577,14 +453,9 @@ impl Hub {
     /// Makes `key` an owner if `token` is the unused claim token.
     pub fn claim(&self, key: &PublicKey, token: &str) -> Result<FactId, Rejection> {
         let mut slot = self.claim.lock().unwrap_or_else(|p| p.into_inner());
-        let valid = slot
-            .as_deref()
-            .is_some_and(|expected| constant_time_eq(expected.as_bytes(), token.as_bytes()));
+        let valid = slot.as_deref().is_some_and(|expected| constant_time_eq(expected.as_bytes(), token.as_bytes()));
         if !valid {
-            return Err(Rejection::new(
-                ErrorCode::InvalidClaim,
-                "the claim token is wrong or already used",
-            ));
+            return Err(Rejection::new(ErrorCode::InvalidClaim, "the claim token is wrong or already used"));
         }
         *slot = None;
         drop(slot);
@@ -610,37 +481,22 @@ impl Hub {
         if payload.len() > self.limits.max_signal_bytes {
             return Err(Rejection::new(
                 ErrorCode::SignalTooLarge,
-                format!(
-                    "{} bytes, limit {}",
-                    payload.len(),
-                    self.limits.max_signal_bytes
-                ),
+                format!("{} bytes, limit {}", payload.len(), self.limits.max_signal_bytes),
             ));
         }
-        let frame = ServerFrame::Signal {
-            from: *from,
-            from_conn,
-            payload: payload.to_owned(),
-        };
-        let text = serde_json::to_string(&frame)
-            .map_err(|e| Rejection::new(ErrorCode::Internal, e.to_string()))?;
+        let frame = ServerFrame::Signal { from: *from, from_conn, payload: payload.to_owned() };
+        let text = serde_json::to_string(&frame).map_err(|e| Rejection::new(ErrorCode::Internal, e.to_string()))?;
         let text = Utf8Bytes::from(text);
         let state = self.lock();
         let Some(entry) = state.online.get(to) else {
-            return Err(Rejection::new(
-                ErrorCode::NotOnline,
-                format!("{to} is not online"),
-            ));
+            return Err(Rejection::new(ErrorCode::NotOnline, format!("{to} is not online")));
         };
         let targets: Vec<&DirectSender> = match to_conn {
             Some(conn) => entry.conns.get(&conn).into_iter().collect(),
             None => entry.conns.values().collect(),
         };
         if targets.is_empty() {
-            return Err(Rejection::new(
-                ErrorCode::NotOnline,
-                format!("{to} has no connection {to_conn:?}"),
-            ));
+            return Err(Rejection::new(ErrorCode::NotOnline, format!("{to} has no connection {to_conn:?}")));
         }
         let mut delivered = 0;
         for target in targets {
@@ -649,10 +505,7 @@ impl Hub {
             }
         }
         if delivered == 0 {
-            return Err(Rejection::new(
-                ErrorCode::PeerBusy,
-                "the addressee is not reading; signal dropped",
-            ));
+            return Err(Rejection::new(ErrorCode::PeerBusy, "the addressee is not reading; signal dropped"));
         }
         Ok(())
     }

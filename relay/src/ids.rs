@@ -15,9 +15,7 @@ impl IdAssigner {
     pub fn next(&mut self, now_ms: u64, random: u128) -> FactId {
         let fresh = FactId::from_parts(now_ms, random);
         let id = match self.last {
-            Some(last) if fresh <= last => last
-                .increment()
-                .unwrap_or(FactId::from_parts(last.timestamp_ms() + 1, 0)),
+            Some(last) if fresh <= last => last.increment().unwrap_or(FactId::from_parts(last.timestamp_ms() + 1, 0)),
             _ => fresh,
         };
         self.last = Some(id);

@@ -21,10 +21,7 @@ pub struct IpSlot {
 impl IpLimiter {
     /// A limiter allowing `max` connections per IP.
     pub fn new(max: u32) -> Self {
-        Self {
-            max,
-            counts: Arc::default(),
-        }
+        Self { max, counts: Arc::default() }
     }
 
     /// Takes a slot for `ip`, or `None` when it already holds `max`.
@@ -35,10 +32,7 @@ impl IpLimiter {
             return None;
         }
         *count += 1;
-        Some(IpSlot {
-            ip,
-            counts: self.counts.clone(),
-        })
+        Some(IpSlot { ip, counts: self.counts.clone() })
     }
 }
 

@@ -25,9 +25,8 @@ pub enum KeyFileError {
 
 /// Parses the text form of a signing key (base64url of the 32-byte seed, surrounding whitespace ignored).
 pub fn parse_signing_key(text: &str) -> Result<ed25519_dalek::SigningKey, KeyFileError> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(text.trim())
-        .map_err(|_| KeyFileError::Format)?;
+    let bytes =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text.trim()).map_err(|_| KeyFileError::Format)?;
     let seed: [u8; 32] = bytes.try_into().map_err(|_| KeyFileError::Format)?;
     Ok(ed25519_dalek::SigningKey::from_bytes(&seed))
 }
@@ -47,10 +46,7 @@ pub fn generate_signing_key() -> Result<ed25519_dalek::SigningKey, KeyFileError>
 /// Loads the key at `path`, or creates it (mode 0600) when the file does not exist.
 /// Returns the key and whether it was newly generated.
 pub fn load_or_create(path: &Path) -> Result<(ed25519_dalek::SigningKey, bool), KeyFileError> {
-    let io = |source| KeyFileError::Io {
-        path: path.display().to_string(),
-        source,
-    };
+    let io = |source| KeyFileError::Io { path: path.display().to_string(), source };
     match std::fs::read_to_string(path) {
         Ok(text) => Ok((parse_signing_key(&text)?, false)),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
@@ -64,10 +60,8 @@ pub fn load_or_create(path: &Path) -> Result<(ed25519_dalek::SigningKey, bool), 
 
 /// Loads the key at `path`; the file must exist.
 pub fn load(path: &Path) -> Result<ed25519_dalek::SigningKey, KeyFileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| KeyFileError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| KeyFileError::Io { path: path.display().to_string(), source })?;
     parse_signing_key(&text)
 }
 
@@ -93,16 +87,8 @@ mod tests {
     fn key_text_round_trips_and_rejects_garbage() {
         let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
         let text = format_signing_key(&key);
-        assert_eq!(
-            parse_signing_key(&format!(" {text}\n"))
-                .map(|k| k.to_bytes())
-                .ok(),
-            Some(key.to_bytes())
-        );
-        assert!(matches!(
-            parse_signing_key("nope"),
-            Err(KeyFileError::Format)
-        ));
+        assert_eq!(parse_signing_key(&format!(" {text}\n")).map(|k| k.to_bytes()).ok(), Some(key.to_bytes()));
+        assert!(matches!(parse_signing_key("nope"), Err(KeyFileError::Format)));
     }
 
     #[test]

@@ -43,9 +43,7 @@ pub async fn serve(
     let (stop_tx, stop_rx) = watch::channel(false);
     let state = http::AppState {
         hub: hub.clone(),
-        settings: session::SessionSettings {
-            write_timeout: config.write_timeout,
-        },
+        settings: session::SessionSettings { write_timeout: config.write_timeout },
         ip_limiter: ip_limit::IpLimiter::new(config.limits.max_connections_per_ip),
         client_ip_header: config.client_ip_header.clone(),
         ws_read_buffer: config.ws_read_buffer,

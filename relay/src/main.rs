@@ -22,11 +22,7 @@ struct Args {
     #[arg(long = "relay-key", env = "CATALK_RELAY_KEY", hide_env_values = true)]
     relay_key: Option<String>,
     /// Earlier relay public keys whose facts clients may still present (comma-separated).
-    #[arg(
-        long = "trusted-key",
-        env = "CATALK_TRUSTED_KEYS",
-        value_delimiter = ','
-    )]
+    #[arg(long = "trusted-key", env = "CATALK_TRUSTED_KEYS", value_delimiter = ',')]
     trusted_keys: Vec<PublicKey>,
     /// Owner public keys (comma-separated).
     #[arg(long = "owner", env = "CATALK_OWNERS", value_delimiter = ',')]
@@ -99,8 +95,7 @@ fn build_config(args: &Args) -> anyhow::Result<RelayConfig> {
     config.limits.posts_per_second_per_key = args.posts_per_second;
     if config.owners.is_empty() && !args.no_claim {
         let mut bytes = [0u8; 18];
-        getrandom::fill(&mut bytes)
-            .map_err(|e| anyhow::anyhow!("no randomness for the claim token: {e}"))?;
+        getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for the claim token: {e}"))?;
         config.claim_token = Some(bytes.iter().map(|b| format!("{b:02x}")).collect());
     }
     Ok(config)
@@ -110,11 +105,7 @@ fn public_url(args: &Args, bound: SocketAddr) -> String {
     if let Some(url) = &args.public_url {
         return url.trim_end_matches('/').to_owned();
     }
-    let host = if bound.ip().is_unspecified() {
-        "127.0.0.1".to_owned()
-    } else {
-        bound.ip().to_string()
-    };
+    let host = if bound.ip().is_unspecified() { "127.0.0.1".to_owned() } else { bound.ip().to_string() };
     format!("http://{host}:{}", bound.port())
 }
 
@@ -142,9 +133,7 @@ async fn shutdown_signal() {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
     let args = Args::parse();
     let config = build_config(&args)?;
@@ -155,9 +144,7 @@ async fn main() -> anyhow::Result<()> {
     let url = public_url(&args, bound);
     tracing::info!(%bound, relay = %config.public_key(), "catalk relay listening on {url}");
     if let Some(token) = &config.claim_token {
-        tracing::warn!(
-            "no owner configured: to become owner, open {url}/#claim={token} (one use, this run only)"
-        );
+        tracing::warn!("no owner configured: to become owner, open {url}/#claim={token} (one use, this run only)");
     }
     catalk_relay::serve(listener, config, shutdown_signal()).await?;
     Ok(())

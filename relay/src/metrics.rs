@@ -41,22 +41,10 @@ impl Metrics {
         let mut out = String::with_capacity(2048);
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let _ = writeln!(out, "# TYPE catalk_connections gauge");
-        let _ = writeln!(
-            out,
-            "catalk_connections {}",
-            self.connections.load(Ordering::Relaxed)
-        );
+        let _ = writeln!(out, "catalk_connections {}", self.connections.load(Ordering::Relaxed));
         let _ = writeln!(out, "# TYPE catalk_logins_total counter");
-        let _ = writeln!(
-            out,
-            "catalk_logins_total{{result=\"ok\"}} {}",
-            load(&self.logins_ok)
-        );
-        let _ = writeln!(
-            out,
-            "catalk_logins_total{{result=\"failed\"}} {}",
-            load(&self.logins_failed)
-        );
+        let _ = writeln!(out, "catalk_logins_total{{result=\"ok\"}} {}", load(&self.logins_ok));
+        let _ = writeln!(out, "catalk_logins_total{{result=\"failed\"}} {}", load(&self.logins_failed));
         let _ = writeln!(out, "# TYPE catalk_facts_signed_total counter");
         for (kind, name) in [
             (FactKind::Epoch, "epoch"),
@@ -65,32 +53,17 @@ impl Metrics {
             (FactKind::Presence, "presence"),
             (FactKind::Grant, "grant"),
         ] {
-            let _ = writeln!(
-                out,
-                "catalk_facts_signed_total{{kind=\"{name}\"}} {}",
-                load(&self.facts[kind as usize])
-            );
+            let _ = writeln!(out, "catalk_facts_signed_total{{kind=\"{name}\"}} {}", load(&self.facts[kind as usize]));
         }
         let _ = writeln!(out, "# TYPE catalk_frames_rejected_total counter");
         if let Ok(map) = self.rejected.lock() {
             for (reason, count) in map.iter() {
-                let _ = writeln!(
-                    out,
-                    "catalk_frames_rejected_total{{reason=\"{reason}\"}} {count}"
-                );
+                let _ = writeln!(out, "catalk_frames_rejected_total{{reason=\"{reason}\"}} {count}");
             }
         }
         let _ = writeln!(out, "# TYPE catalk_bytes_total counter");
-        let _ = writeln!(
-            out,
-            "catalk_bytes_total{{direction=\"in\"}} {}",
-            load(&self.bytes_in)
-        );
-        let _ = writeln!(
-            out,
-            "catalk_bytes_total{{direction=\"out\"}} {}",
-            load(&self.bytes_out)
-        );
+        let _ = writeln!(out, "catalk_bytes_total{{direction=\"in\"}} {}", load(&self.bytes_in));
+        let _ = writeln!(out, "catalk_bytes_total{{direction=\"out\"}} {}", load(&self.bytes_out));
         out
     }
 }
@@ -106,13 +79,7 @@ mod tests {
         m.rejected(ErrorCode::RateLimited);
         m.rejected(ErrorCode::RateLimited);
         let text = m.render();
-        assert!(
-            text.contains("catalk_facts_signed_total{kind=\"message\"} 1"),
-            "{text}"
-        );
-        assert!(
-            text.contains("catalk_frames_rejected_total{reason=\"rate_limited\"} 2"),
-            "{text}"
-        );
+        assert!(text.contains("catalk_facts_signed_total{kind=\"message\"} 1"), "{text}");
+        assert!(text.contains("catalk_frames_rejected_total{reason=\"rate_limited\"} 2"), "{text}");
     }
 }

@@ -15,9 +15,6 @@ pub struct Rejection {
 impl Rejection {
     /// A rejection with `code` and `detail`.
     pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
-        Self {
-            code,
-            detail: detail.into(),
-        }
+        Self { code, detail: detail.into() }
     }
 }

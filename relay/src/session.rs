@@ -4,8 +4,8 @@ use crate::hub::{ConnId, Hub};
 use crate::rejection::Rejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use catalk_proto::{
-    ClientFrame, DisplayName, ErrorCode, LoginError, LoginFrame, Nonce, PROTOCOL_VERSION,
-    PublicKey, ServerFrame, decode_client_frame, verify_login,
+    ClientFrame, DisplayName, ErrorCode, LoginError, LoginFrame, Nonce, PROTOCOL_VERSION, PublicKey, ServerFrame,
+    decode_client_frame, verify_login,
 };
 use futures_util::SinkExt as _;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -44,31 +44,16 @@ struct Session {
 }
 
 /// Runs a connection to completion. `shutdown` flips to `true` when the relay stops.
-pub async fn run(
-    socket: WebSocket,
-    hub: Arc<Hub>,
-    settings: SessionSettings,
-    shutdown: watch::Receiver<bool>,
-) {
+pub async fn run(socket: WebSocket, hub: Arc<Hub>, settings: SessionSettings, shutdown: watch::Receiver<bool>) {
     let conn = hub.next_conn_id();
     let span = info_span!("conn", id = conn, key = tracing::field::Empty);
-    let session = Session {
-        socket,
-        hub,
-        settings,
-        conn,
-        bytes_out: 0,
-    };
+    let session = Session { socket, hub, settings, conn, bytes_out: 0 };
     session.drive(shutdown).instrument(span).await;
 }
 
 /// Sends one error frame and closes; used when a connection is refused before its session starts.
 pub async fn refuse(mut socket: WebSocket, code: ErrorCode, message: &str) {
-    let frame = ServerFrame::Error {
-        rid: None,
-        code,
-        message: message.to_owned(),
-    };
+    let frame = ServerFrame::Error { rid: None, code, message: message.to_owned() };
     if let Ok(text) = serde_json::to_string(&frame) {
         let _ = socket.send(Message::Text(text.into())).await;
     }
@@ -82,18 +67,12 @@ fn close_frame(code: ErrorCode) -> CloseFrame {
         ErrorCode::Internal => 1011,
         _ => 1008,
     };
-    CloseFrame {
-        code: code_num,
-        reason: Utf8Bytes::from(code.as_str()),
-    }
+    CloseFrame { code: code_num, reason: Utf8Bytes::from(code.as_str()) }
 }
 
 impl Session {
     async fn drive(mut self, mut shutdown: watch::Receiver<bool>) {
-        self.hub
-            .metrics
-            .connections
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.hub.metrics.connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let end = match self.login(&mut shutdown).await {
             Ok((key, direct_rx, feed)) => {
                 tracing::Span::current().record("key", tracing::field::display(&key));
@@ -102,10 +81,7 @@ impl Session {
                 end
             }
             Err(end) => {
-                self.hub
-                    .metrics
-                    .logins_failed
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.hub.metrics.logins_failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 end
             }
         };
@@ -118,30 +94,16 @@ impl Session {
             )
             .await;
         }
-        self.hub
-            .metrics
-            .connections
-            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-        self.hub
-            .metrics
-            .bytes_out
-            .fetch_add(self.bytes_out, std::sync::atomic::Ordering::Relaxed);
+        self.hub.metrics.connections.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        self.hub.metrics.bytes_out.fetch_add(self.bytes_out, std::sync::atomic::Ordering::Relaxed);
     }
 
     async fn login(
         &mut self,
         shutdown: &mut watch::Receiver<bool>,
-    ) -> Result<
-        (
-            PublicKey,
-            mpsc::Receiver<Utf8Bytes>,
-            broadcast::Receiver<Utf8Bytes>,
-        ),
-        End,
-    > {
+    ) -> Result<(PublicKey, mpsc::Receiver<Utf8Bytes>, broadcast::Receiver<Utf8Bytes>), End> {
         let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes)
-            .map_err(|_| End::Close(ErrorCode::Internal, "no randomness".into()))?;
+        getrandom::fill(&mut bytes).map_err(|_| End::Close(ErrorCode::Internal, "no randomness".into()))?;
         let nonce = Nonce::from_bytes(bytes);
         let issued_at = self.hub.now_ms();
         let ttl = self.hub.limits().nonce_ttl_ms;
@@ -163,55 +125,32 @@ impl Session {
         let login = match decode_client_frame(&text) {
             Ok(ClientFrame::Login(login)) => login,
             Ok(other) => {
-                return Err(self.refuse(
-                    Some(other.rid()),
-                    ErrorCode::NotLoggedIn,
-                    "the first frame must be login",
-                ));
+                return Err(self.refuse(Some(other.rid()), ErrorCode::NotLoggedIn, "the first frame must be login"));
             }
             Err(err) => return Err(self.refuse(err.rid(), err.code(), &err.to_string())),
         };
         let (key, name) = self.check_login(&login, &nonce, issued_at)?;
         if !login.facts.is_empty() {
-            self.hub
-                .verify_presented(&login.facts)
-                .map_err(|r| self.refuse(Some(login.rid), r.code, &r.detail))?;
+            self.hub.verify_presented(&login.facts).map_err(|r| self.refuse(Some(login.rid), r.code, &r.detail))?;
             self.hub.adopt(&login.facts);
         }
         let (direct_tx, direct_rx) = mpsc::channel(DIRECT_QUEUE);
         // Subscribe before joining so this connection sees its own presence fact.
         let feed = self.hub.subscribe();
         let welcome = self.hub.join(login.rid, key, name, self.conn, direct_tx);
-        self.hub
-            .metrics
-            .logins_ok
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.send_frame(&ServerFrame::Welcome(Box::new(welcome)))
-            .await?;
+        self.hub.metrics.logins_ok.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.send_frame(&ServerFrame::Welcome(Box::new(welcome))).await?;
         Ok((key, direct_rx, feed))
     }
 
-    fn check_login(
-        &self,
-        login: &LoginFrame,
-        nonce: &Nonce,
-        issued_at: u64,
-    ) -> Result<(PublicKey, DisplayName), End> {
+    fn check_login(&self, login: &LoginFrame, nonce: &Nonce, issued_at: u64) -> Result<(PublicKey, DisplayName), End> {
         let rid = Some(login.rid);
         if login.nonce != *nonce {
-            return Err(self.refuse(
-                rid,
-                ErrorCode::NonceMismatch,
-                "this nonce was not issued to this connection",
-            ));
+            return Err(self.refuse(rid, ErrorCode::NonceMismatch, "this nonce was not issued to this connection"));
         }
         let age = self.hub.now_ms().saturating_sub(issued_at);
         if age > self.hub.limits().nonce_ttl_ms {
-            return Err(self.refuse(
-                rid,
-                ErrorCode::NonceExpired,
-                &format!("nonce is {age} ms old"),
-            ));
+            return Err(self.refuse(rid, ErrorCode::NonceExpired, &format!("nonce is {age} ms old")));
         }
         if let Err(err) = verify_login(&login.key, nonce, &self.hub.relay_key(), &login.sig) {
             let code = match err {
@@ -221,8 +160,8 @@ impl Session {
             };
             return Err(self.refuse(rid, code, &err.to_string()));
         }
-        let name = DisplayName::new(&login.name)
-            .map_err(|err| self.refuse(rid, ErrorCode::InvalidName, &err.to_string()))?;
+        let name =
+            DisplayName::new(&login.name).map_err(|err| self.refuse(rid, ErrorCode::InvalidName, &err.to_string()))?;
         Ok((login.key, name))
     }
 
@@ -242,12 +181,10 @@ impl Session {
     ) -> End {
         let limits = self.hub.limits().clone();
         let frames: DefaultDirectRateLimiter = RateLimiter::direct(
-            Quota::per_second(nonzero(limits.frames_per_second))
-                .allow_burst(nonzero(limits.frames_burst)),
+            Quota::per_second(nonzero(limits.frames_per_second)).allow_burst(nonzero(limits.frames_burst)),
         );
         let signals: DefaultDirectRateLimiter = RateLimiter::direct(
-            Quota::per_second(nonzero(limits.signals_per_second))
-                .allow_burst(nonzero(limits.signals_per_second)),
+            Quota::per_second(nonzero(limits.signals_per_second)).allow_burst(nonzero(limits.signals_per_second)),
         );
         loop {
             let result = tokio::select! {
@@ -280,10 +217,7 @@ impl Session {
                 ));
             }
             Err(broadcast::error::RecvError::Closed) => {
-                return Err(End::Close(
-                    ErrorCode::ShuttingDown,
-                    "relay is shutting down".into(),
-                ));
+                return Err(End::Close(ErrorCode::ShuttingDown, "relay is shutting down".into()));
             }
         };
         let mut batch = Vec::with_capacity(8);
@@ -303,10 +237,7 @@ impl Session {
         self.write_batch(batch).await
     }
 
-    async fn write_batch(
-        &mut self,
-        frames: impl IntoIterator<Item = Utf8Bytes>,
-    ) -> Result<(), End> {
+    async fn write_batch(&mut self, frames: impl IntoIterator<Item = Utf8Bytes>) -> Result<(), End> {
         let timeout = self.settings.write_timeout;
         let mut bytes = 0u64;
         let write = async {
@@ -322,32 +253,17 @@ impl Session {
                 Ok(())
             }
             Ok(Err(_)) => Err(End::Gone),
-            Err(_) => Err(End::Close(
-                ErrorCode::SlowConsumer,
-                "a write did not complete in time".into(),
-            )),
+            Err(_) => Err(End::Close(ErrorCode::SlowConsumer, "a write did not complete in time".into())),
         }
     }
 
     async fn send_frame(&mut self, frame: &ServerFrame) -> Result<(), End> {
-        let text = serde_json::to_string(frame)
-            .map_err(|e| End::Close(ErrorCode::Internal, e.to_string()))?;
-        self.write_batch(std::iter::once(Utf8Bytes::from(text)))
-            .await
+        let text = serde_json::to_string(frame).map_err(|e| End::Close(ErrorCode::Internal, e.to_string()))?;
+        self.write_batch(std::iter::once(Utf8Bytes::from(text))).await
     }
 
-    async fn send_error(
-        &mut self,
-        rid: Option<u64>,
-        code: ErrorCode,
-        message: &str,
-    ) -> Result<(), End> {
-        self.send_frame(&ServerFrame::Error {
-            rid,
-            code,
-            message: message.to_owned(),
-        })
-        .await
+    async fn send_error(&mut self, rid: Option<u64>, code: ErrorCode, message: &str) -> Result<(), End> {
+        self.send_frame(&ServerFrame::Error { rid, code, message: message.to_owned() }).await
     }
 
     /// Reads the next text message; oversized, binary or broken input ends the session.
@@ -356,33 +272,21 @@ impl Session {
             match self.socket.recv().await {
                 None => return Err(End::Gone),
                 Some(Ok(Message::Text(text))) => {
-                    self.hub
-                        .metrics
-                        .bytes_in
-                        .fetch_add(text.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                    self.hub.metrics.bytes_in.fetch_add(text.len() as u64, std::sync::atomic::Ordering::Relaxed);
                     return Ok(text);
                 }
                 Some(Ok(Message::Binary(_))) => {
                     self.hub.metrics.rejected(ErrorCode::Malformed);
-                    return Err(End::Close(
-                        ErrorCode::Malformed,
-                        "frames are JSON text messages".into(),
-                    ));
+                    return Err(End::Close(ErrorCode::Malformed, "frames are JSON text messages".into()));
                 }
                 Some(Ok(Message::Close(_))) => return Err(End::Gone),
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                 Some(Err(err)) => {
                     let text = err.to_string();
-                    if text.contains("too long")
-                        || text.contains("Space limit")
-                        || text.contains("capacity")
-                    {
+                    if text.contains("too long") || text.contains("Space limit") || text.contains("capacity") {
                         self.hub.metrics.rejected(ErrorCode::FrameTooLarge);
                         let max = self.hub.limits().max_frame_bytes;
-                        return Err(End::Close(
-                            ErrorCode::FrameTooLarge,
-                            format!("frames are limited to {max} bytes"),
-                        ));
+                        return Err(End::Close(ErrorCode::FrameTooLarge, format!("frames are limited to {max} bytes")));
                     }
                     debug!(%err, "websocket read failed");
                     return Err(End::Gone);
@@ -402,21 +306,13 @@ impl Session {
             Ok(frame) => frame,
             Err(err) => {
                 self.hub.metrics.rejected(err.code());
-                return self
-                    .send_error(err.rid(), err.code(), &err.to_string())
-                    .await;
+                return self.send_error(err.rid(), err.code(), &err.to_string()).await;
             }
         };
         let rid = frame.rid();
         if frames.check().is_err() {
             self.hub.metrics.rejected(ErrorCode::RateLimited);
-            return self
-                .send_error(
-                    Some(rid),
-                    ErrorCode::RateLimited,
-                    "too many frames; slow down",
-                )
-                .await;
+            return self.send_error(Some(rid), ErrorCode::RateLimited, "too many frames; slow down").await;
         }
         let outcome = self.apply(key, frame, signals);
         match outcome {
@@ -424,8 +320,7 @@ impl Session {
             Err(rejection) => {
                 self.hub.metrics.rejected(rejection.code);
                 debug!(rid, code = %rejection.code, detail = %rejection.detail, "request refused");
-                self.send_error(Some(rid), rejection.code, &rejection.detail)
-                    .await
+                self.send_error(Some(rid), rejection.code, &rejection.detail).await
             }
         }
     }
@@ -436,62 +331,32 @@ impl Session {
         frame: ClientFrame,
         signals: &DefaultDirectRateLimiter,
     ) -> Result<ServerFrame, Rejection> {
-        let ack = |rid, id| ServerFrame::Ack {
-            rid,
-            id,
-            adopted: None,
-        };
+        let ack = |rid, id| ServerFrame::Ack { rid, id, adopted: None };
         match frame {
-            ClientFrame::Login(login) => Err(Rejection::new(
-                ErrorCode::AlreadyLoggedIn,
-                format!("request {} : already logged in", login.rid),
-            )),
+            ClientFrame::Login(login) => {
+                Err(Rejection::new(ErrorCode::AlreadyLoggedIn, format!("request {} : already logged in", login.rid)))
+            }
             ClientFrame::Ping { rid } => Ok(ack(rid, None)),
             ClientFrame::Post(post) => self.hub.post(key, &post).map(|id| ack(post.rid, Some(id))),
-            ClientFrame::CreateChannel { rid, name } => self
-                .hub
-                .create_channel(key, &name)
-                .map(|id| ack(rid, Some(id))),
-            ClientFrame::Grant {
-                rid,
-                key: grantee,
-                privileges,
-            } => self
-                .hub
-                .grant(key, grantee, privileges)
-                .map(|id| ack(rid, Some(id))),
-            ClientFrame::Claim { rid, token } => {
-                self.hub.claim(key, &token).map(|id| ack(rid, Some(id)))
+            ClientFrame::CreateChannel { rid, name } => {
+                self.hub.create_channel(key, &name).map(|id| ack(rid, Some(id)))
             }
+            ClientFrame::Grant { rid, key: grantee, privileges } => {
+                self.hub.grant(key, grantee, privileges).map(|id| ack(rid, Some(id)))
+            }
+            ClientFrame::Claim { rid, token } => self.hub.claim(key, &token).map(|id| ack(rid, Some(id))),
             ClientFrame::Present { rid, facts } => {
                 self.hub.verify_presented(&facts)?;
                 let adopted = self.hub.adopt(&facts);
-                Ok(ServerFrame::Ack {
-                    rid,
-                    id: None,
-                    adopted: Some(adopted),
-                })
+                Ok(ServerFrame::Ack { rid, id: None, adopted: Some(adopted) })
             }
-            ClientFrame::Signal {
-                rid,
-                to,
-                to_conn,
-                payload,
-            } => {
+            ClientFrame::Signal { rid, to, to_conn, payload } => {
                 if signals.check().is_err() {
-                    return Err(Rejection::new(
-                        ErrorCode::RateLimited,
-                        "too many signals; slow down",
-                    ));
+                    return Err(Rejection::new(ErrorCode::RateLimited, "too many signals; slow down"));
                 }
-                self.hub
-                    .signal(key, self.conn, &to, to_conn, &payload)
-                    .map(|()| ack(rid, None))
+                self.hub.signal(key, self.conn, &to, to_conn, &payload).map(|()| ack(rid, None))
             }
-            _ => Err(Rejection::new(
-                ErrorCode::UnknownFrame,
-                "frame kind not handled",
-            )),
+            _ => Err(Rejection::new(ErrorCode::UnknownFrame, "frame kind not handled")),
         }
     }
 }

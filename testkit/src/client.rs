@@ -2,8 +2,8 @@
 
 use anyhow::{Context as _, anyhow, bail};
 use catalk_proto::{
-    ChannelName, ClientFrame, DraftId, Fact, LoginFrame, Nonce, PostFrame, PublicKey, ServerFrame,
-    WelcomeFrame, sign_login, sign_post,
+    ChannelName, ClientFrame, DraftId, Fact, LoginFrame, Nonce, PostFrame, PublicKey, ServerFrame, WelcomeFrame,
+    sign_login, sign_post,
 };
 use futures_util::{SinkExt as _, StreamExt as _};
 use std::collections::VecDeque;
@@ -37,9 +37,7 @@ pub struct TestClient {
 impl TestClient {
     /// Connects and reads the challenge.
     pub async fn connect(url: &str, key: ed25519_dalek::SigningKey) -> anyhow::Result<Self> {
-        let (ws, _) = tokio_tungstenite::connect_async(url)
-            .await
-            .context("websocket connect")?;
+        let (ws, _) = tokio_tungstenite::connect_async(url).await.context("websocket connect")?;
         let mut client = Self {
             ws,
             key,
@@ -76,25 +74,14 @@ impl TestClient {
     }
 
     /// Connects and logs in as `name`.
-    pub async fn login(
-        url: &str,
-        key: ed25519_dalek::SigningKey,
-        name: &str,
-    ) -> anyhow::Result<Self> {
+    pub async fn login(url: &str, key: ed25519_dalek::SigningKey, name: &str) -> anyhow::Result<Self> {
         Self::login_with(url, key, name, Vec::new()).await
     }
 
     /// A correct login frame for this connection's challenge.
     pub fn login_frame(&mut self, name: &str, facts: Vec<Fact>) -> ClientFrame {
         let (key, sig) = sign_login(&self.key, &self.nonce, &self.relay);
-        ClientFrame::Login(LoginFrame {
-            rid: self.rid(),
-            nonce: self.nonce,
-            key,
-            sig,
-            name: name.to_owned(),
-            facts,
-        })
+        ClientFrame::Login(LoginFrame { rid: self.rid(), nonce: self.nonce, key, sig, name: name.to_owned(), facts })
     }
 
     /// This client's public key.
@@ -111,18 +98,12 @@ impl TestClient {
 
     /// Sends a text message as is.
     pub async fn send_text(&mut self, text: &str) -> anyhow::Result<()> {
-        self.ws
-            .send(Message::Text(text.into()))
-            .await
-            .context("send")
+        self.ws.send(Message::Text(text.into())).await.context("send")
     }
 
     /// Sends a binary message as is.
     pub async fn send_binary(&mut self, bytes: Vec<u8>) -> anyhow::Result<()> {
-        self.ws
-            .send(Message::Binary(bytes.into()))
-            .await
-            .context("send")
+        self.ws.send(Message::Binary(bytes.into())).await.context("send")
     }
 
     /// Sends a frame.
@@ -177,17 +158,10 @@ impl TestClient {
 
     /// A signed post frame for `channel` and `text`.
     pub fn post_frame(&mut self, channel: &str, text: &str) -> ClientFrame {
-        let draft =
-            DraftId::from_parts(1, u128::from(DRAFT_COUNTER.fetch_add(1, Ordering::Relaxed)));
+        let draft = DraftId::from_parts(1, u128::from(DRAFT_COUNTER.fetch_add(1, Ordering::Relaxed)));
         let name = ChannelName::new(channel).unwrap_or_else(|_| ChannelName::general());
         let sig = sign_post(&self.key, &self.relay, &name, &draft, text);
-        ClientFrame::Post(PostFrame {
-            rid: self.rid(),
-            channel: channel.to_owned(),
-            draft,
-            text: text.to_owned(),
-            sig,
-        })
+        ClientFrame::Post(PostFrame { rid: self.rid(), channel: channel.to_owned(), draft, text: text.to_owned(), sig })
     }
 
     /// Posts and waits for the answer.
@@ -198,14 +172,10 @@ impl TestClient {
 
     /// The next live fact that satisfies `accept`, skipping other frames.
     pub async fn fact_where(&mut self, accept: impl Fn(&Fact) -> bool) -> anyhow::Result<Fact> {
-        if let Some(pos) = self
-            .backlog
-            .iter()
-            .position(|f| matches!(f, ServerFrame::Fact { fact } if accept(fact)))
+        if let Some(pos) = self.backlog.iter().position(|f| matches!(f, ServerFrame::Fact { fact } if accept(fact)))
+            && let Some(ServerFrame::Fact { fact }) = self.backlog.remove(pos)
         {
-            if let Some(ServerFrame::Fact { fact }) = self.backlog.remove(pos) {
-                return Ok(fact);
-            }
+            return Ok(fact);
         }
         loop {
             match self.recv_raw().await? {
@@ -219,11 +189,7 @@ impl TestClient {
     pub async fn signal(&mut self) -> anyhow::Result<(PublicKey, u64, String)> {
         loop {
             match self.recv().await? {
-                ServerFrame::Signal {
-                    from,
-                    from_conn,
-                    payload,
-                } => return Ok((from, from_conn, payload)),
+                ServerFrame::Signal { from, from_conn, payload } => return Ok((from, from_conn, payload)),
                 _ => continue,
             }
         }

@@ -3,7 +3,9 @@
 //! integration tests and the benchmark tool; not shipped.
 
 mod client;
+mod http;
 mod relay;
 
 pub use client::TestClient;
-pub use relay::{TestRelay, relay_config, user_key};
+pub use http::http_get;
+pub use relay::{TEST_CLAIM_TOKEN, TestRelay, relay_config, user_key};

@@ -39,20 +39,13 @@ impl TestRelay {
     }
 
     /// Serves `config` on an already bound listener (e.g. the port of a stopped relay).
-    pub fn start_on(
-        listener: tokio::net::TcpListener,
-        config: RelayConfig,
-    ) -> anyhow::Result<Self> {
+    pub fn start_on(listener: tokio::net::TcpListener, config: RelayConfig) -> anyhow::Result<Self> {
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(catalk_relay::serve(listener, config, async {
             let _ = stopped.await;
         }));
-        Ok(Self {
-            addr,
-            stop: Some(stop),
-            task: Some(task),
-        })
+        Ok(Self { addr, stop: Some(stop), task: Some(task) })
     }
 
     /// The websocket URL.

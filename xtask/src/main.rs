@@ -44,21 +44,8 @@ fn test() -> anyhow::Result<()> {
     tools::ensure_wasm_target()?;
     cargo(&["fmt", "--all", "--", "--check"])?;
     cargo(&["build", "--workspace", "--all-targets"])?;
-    cargo(&[
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ])?;
-    cargo(&[
-        "check",
-        "--package",
-        "catalk-proto",
-        "--target",
-        "wasm32-unknown-unknown",
-    ])?;
+    cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+    cargo(&["check", "--package", "catalk-proto", "--target", "wasm32-unknown-unknown"])?;
     cargo(&["test", "--workspace", "--no-fail-fast"])?;
     println!("xtask: all checks and tests passed");
     Ok(())
@@ -67,9 +54,6 @@ fn test() -> anyhow::Result<()> {
 /// Builds the release relay binary.
 fn dist() -> anyhow::Result<()> {
     cargo(&["build", "--release", "--package", "catalk-relay"])?;
-    println!(
-        "xtask: release binary at {}",
-        project_root().join("target/release/catalk-relay").display()
-    );
+    println!("xtask: release binary at {}", project_root().join("target/release/catalk-relay").display());
     Ok(())
 }

@@ -1,0 +1,154 @@
+//! Rate limits, connection limits, slow consumers, shutdown and the HTTP endpoints.
+
+use catalk_proto::{ClientFrame, ErrorCode, FactBody, ServerFrame};
+use catalk_testkit::{TestClient, TestRelay, http_get, relay_config, user_key};
+use std::time::Duration;
+
+fn count_errors(frames: &[ServerFrame], wanted: ErrorCode) -> usize {
+    frames.iter().filter(|f| matches!(f, ServerFrame::Error { code, .. } if *code == wanted)).count()
+}
+
+#[tokio::test]
+async fn flooding_client_is_rate_limited_while_others_are_unaffected() -> anyhow::Result<()> {
+    let relay = TestRelay::start(relay_config()).await?;
+    let mut flooder = TestClient::login(&relay.ws_url(), user_key(1), "flood").await?;
+    let mut calm = TestClient::login(&relay.ws_url(), user_key(2), "calm").await?;
+    let burst = relay_config().limits.frames_burst as usize;
+    for rid in 0..(burst as u64 + 100) {
+        flooder.send(&ClientFrame::Ping { rid: 1000 + rid }).await?;
+    }
+    // The calm client is served at once.
+    assert!(matches!(calm.request(&ClientFrame::Ping { rid: 1 }).await?, ServerFrame::Ack { rid: 1, .. }));
+    assert!(matches!(calm.post("general", "unaffected").await?, ServerFrame::Ack { .. }));
+    let mut answered = Vec::new();
+    while answered.len() < burst + 100 {
+        let frame = flooder.recv().await?;
+        if matches!(frame, ServerFrame::Ack { .. } | ServerFrame::Error { .. }) {
+            answered.push(frame);
+        }
+    }
+    let limited = count_errors(&answered, ErrorCode::RateLimited);
+    assert!(limited >= 50, "only {limited} of {} frames were limited", answered.len());
+    assert!(answered.len() - limited >= burst, "the burst is served");
+    Ok(())
+}
+
+#[tokio::test]
+async fn posts_are_limited_per_key_across_connections() -> anyhow::Result<()> {
+    let mut config = relay_config();
+    config.limits.posts_burst_per_key = 5;
+    config.limits.posts_per_second_per_key = 1;
+    let relay = TestRelay::start(config).await?;
+    let mut tab1 = TestClient::login(&relay.ws_url(), user_key(1), "ada").await?;
+    let mut tab2 = TestClient::login(&relay.ws_url(), user_key(1), "ada").await?;
+    let mut bob = TestClient::login(&relay.ws_url(), user_key(2), "bob").await?;
+    let mut outcomes = Vec::new();
+    for n in 0..8 {
+        let tab = if n % 2 == 0 { &mut tab1 } else { &mut tab2 };
+        outcomes.push(tab.post("general", &format!("m{n}")).await?);
+    }
+    assert_eq!(count_errors(&outcomes, ErrorCode::RateLimited), 3, "{outcomes:?}");
+    assert!(matches!(bob.post("general", "fine").await?, ServerFrame::Ack { .. }));
+    Ok(())
+}
+
+#[tokio::test]
+async fn connections_per_ip_are_bounded() -> anyhow::Result<()> {
+    let mut config = relay_config();
+    config.limits.max_connections_per_ip = 2;
+    let relay = TestRelay::start(config).await?;
+    let first = TestClient::connect(&relay.ws_url(), user_key(1)).await?;
+    let _second = TestClient::connect(&relay.ws_url(), user_key(2)).await?;
+    let third = TestClient::connect(&relay.ws_url(), user_key(3)).await;
+    let err = third.err().map(|e| format!("{e:#}")).unwrap_or_default();
+    assert!(err.contains("TooManyConnections"), "third connection: {err}");
+    drop(first);
+    // The slot is released when a connection ends.
+    let mut retry = None;
+    for _ in 0..50 {
+        if let Ok(client) = TestClient::connect(&relay.ws_url(), user_key(3)).await {
+            retry = Some(client);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(retry.is_some(), "a freed slot is usable again");
+    Ok(())
+}
+
+#[tokio::test]
+async fn slow_consumer_is_disconnected_with_a_reason() -> anyhow::Result<()> {
+    let mut config = relay_config();
+    config.limits.outbound_queue_frames = 16;
+    config.limits.posts_burst_per_key = 100_000;
+    config.limits.posts_per_second_per_key = 100_000;
+    config.limits.frames_burst = 100_000;
+    config.limits.frames_per_second = 100_000;
+    config.write_timeout = Duration::from_millis(300);
+    let relay = TestRelay::start(config).await?;
+    let mut sleeper = TestClient::login(&relay.ws_url(), user_key(1), "sleeper").await?;
+    let mut poster = TestClient::login(&relay.ws_url(), user_key(2), "poster").await?;
+    let body = "z".repeat(4000);
+    // Fill the sleeper's socket buffers: it never reads while this runs. The
+    // poster reads its own answers between batches so that it keeps up.
+    for _ in 0..60 {
+        let mut last = 0;
+        for _ in 0..50 {
+            let frame = poster.post_frame("general", &body);
+            last = frame.rid();
+            poster.send(&frame).await?;
+        }
+        poster.answer_to(last).await?;
+        poster.drain(Duration::from_millis(1)).await;
+    }
+    let frames = sleeper.until_closed().await?;
+    assert_eq!(count_errors(&frames, ErrorCode::SlowConsumer), 1, "last frame: {:?}", frames.last());
+    // The poster was never affected.
+    assert!(matches!(poster.request(&ClientFrame::Ping { rid: 1 }).await?, ServerFrame::Ack { .. }));
+    Ok(())
+}
+
+#[tokio::test]
+async fn shutdown_closes_connections_with_shutting_down() -> anyhow::Result<()> {
+    let relay = TestRelay::start(relay_config()).await?;
+    let mut ada = TestClient::login(&relay.ws_url(), user_key(1), "ada").await?;
+    relay.stop().await?;
+    let frames = ada.until_closed().await?;
+    assert_eq!(count_errors(&frames, ErrorCode::ShuttingDown), 1, "{frames:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn http_endpoints_report_health_metrics_and_identity() -> anyhow::Result<()> {
+    let relay = TestRelay::start(relay_config()).await?;
+    let mut ada = TestClient::login(&relay.ws_url(), user_key(1), "ada").await?;
+    assert!(matches!(ada.post("general", "counted").await?, ServerFrame::Ack { .. }));
+    ada.send_text("garbage").await?;
+    ada.drain(Duration::from_millis(100)).await;
+
+    let (status, body) = http_get(relay.addr, "/healthz").await?;
+    assert_eq!((status, body.trim()), (200, "ok"));
+
+    let (status, body) = http_get(relay.addr, "/.well-known/catalk.json").await?;
+    assert_eq!(status, 200);
+    let doc: serde_json::Value = serde_json::from_str(&body)?;
+    assert_eq!(doc["protocol"], 1);
+    assert_eq!(doc["relay"], ada.relay.to_string());
+    assert_eq!(doc["limits"]["max_body_bytes"], 4096);
+
+    let (status, metrics) = http_get(relay.addr, "/metrics").await?;
+    assert_eq!(status, 200);
+    for line in [
+        "catalk_connections 1",
+        "catalk_logins_total{result=\"ok\"} 1",
+        "catalk_facts_signed_total{kind=\"message\"} 1",
+        "catalk_frames_rejected_total{reason=\"malformed\"} 1",
+    ] {
+        assert!(metrics.contains(line), "missing {line:?} in\n{metrics}");
+    }
+    let (status, page) = http_get(relay.addr, "/").await?;
+    assert_eq!(status, 200);
+    assert!(page.contains("catalk"));
+    let _ = FactBody::Epoch {};
+    Ok(())
+}
