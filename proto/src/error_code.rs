@@ -103,24 +103,6 @@ impl ErrorCode {
             Self::Internal => "internal",
         }
     }
-
-    /// Whether the relay closes the connection after sending this error.
-    pub fn closes_connection(self) -> bool {
-        matches!(
-            self,
-            Self::NotLoggedIn
-                | Self::NonceMismatch
-                | Self::NonceExpired
-                | Self::BadSignature
-                | Self::WeakKey
-                | Self::InvalidKey
-                | Self::InvalidName
-                | Self::SlowConsumer
-                | Self::TooManyConnections
-                | Self::LoginTimeout
-                | Self::ShuttingDown
-        )
-    }
 }
 
 impl fmt::Display for ErrorCode {

@@ -50,8 +50,15 @@ macro_rules! ulid_newtype {
         }
         impl FromStr for $name {
             type Err = ulid::DecodeError;
+            /// Parses the canonical text form only (26 upper-case Crockford
+            /// characters, first one at most `7`), so every id has one spelling.
             fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Ulid::from_string(s).map(Self)
+                let id = Ulid::from_string(s)?;
+                let mut buf = [0u8; ulid::ULID_LEN];
+                if id.array_to_str(&mut buf) != s {
+                    return Err(ulid::DecodeError::InvalidChar);
+                }
+                Ok(Self(id))
             }
         }
         impl Serialize for $name {
@@ -91,6 +98,15 @@ mod tests {
         assert!(a < b && b < c);
         assert!(a.to_string() < b.to_string() && b.to_string() < c.to_string());
         assert_eq!(c.to_string().parse::<FactId>().ok(), Some(c));
+    }
+
+    #[test]
+    fn only_the_canonical_spelling_parses() {
+        let id = FactId::from_parts(1_700_000_000_000, 99);
+        let text = id.to_string();
+        assert_eq!(text.parse::<FactId>().ok(), Some(id));
+        assert!(text.to_lowercase().parse::<FactId>().is_err());
+        assert!("ZZZZZZZZZZZZZZZZZZZZZZZZZZ".parse::<FactId>().is_err());
     }
 
     #[test]

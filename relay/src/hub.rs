@@ -37,6 +37,8 @@ struct ChannelEntry {
     fact: Fact,
     head: Option<FactId>,
     posted_this_run: bool,
+    /// Created by a user during this run: never replaced by a presented fact.
+    created_this_run: bool,
 }
 
 struct OnlineKey {
@@ -107,7 +109,7 @@ impl Hub {
         let mut channels = BTreeMap::new();
         channels.insert(
             ChannelName::general(),
-            ChannelEntry { head: Some(general.id), fact: general, posted_this_run: false },
+            ChannelEntry { head: Some(general.id), fact: general, posted_this_run: false, created_this_run: false },
         );
         let hub = Self {
             key: config.signing_key.clone(),
@@ -244,6 +246,11 @@ impl Hub {
         let mut sorted: Vec<&Fact> = facts.iter().collect();
         sorted.sort_by_key(|f| f.id);
         let mut state = self.lock();
+        if let Some(newest) = sorted.last() {
+            // After a restart with a clock that went back, new facts must still
+            // sort after everything the relay signed before (e.g. a revoke after a grant).
+            state.ids.observe(newest.id);
+        }
         let mut adopted = 0;
         let mut changed_grantees = Vec::new();
         for fact in sorted.iter().filter(|f| matches!(f.body, FactBody::Grant { .. })) {
@@ -261,12 +268,19 @@ impl Hub {
             if let FactBody::Channel { name, .. } = &fact.body {
                 let replace = match state.channels.get(name) {
                     None => true,
-                    Some(entry) => !entry.posted_this_run && fact.id < entry.fact.id,
+                    // This run's default `general` (or an adopted fact) gives way to an
+                    // older creation fact; a channel a user created this run is kept.
+                    Some(entry) => !entry.posted_this_run && !entry.created_this_run && fact.id < entry.fact.id,
                 };
                 if replace {
                     state.channels.insert(
                         name.clone(),
-                        ChannelEntry { fact: (*fact).clone(), head: None, posted_this_run: false },
+                        ChannelEntry {
+                            fact: (*fact).clone(),
+                            head: None,
+                            posted_this_run: false,
+                            created_this_run: false,
+                        },
                     );
                     adopted += 1;
                     self.publish(fact);
@@ -279,7 +293,7 @@ impl Hub {
                 && !entry.posted_this_run
                 && fact.id > entry.fact.id
                 && fact.id < self.epoch.id
-                && entry.head.is_none_or(|head| head < fact.id || head == entry.fact.id)
+                && entry.head.is_none_or(|head| head < fact.id)
             {
                 entry.head = Some(fact.id);
                 adopted += 1;
@@ -382,9 +396,6 @@ impl Hub {
             .map_err(|err| Rejection::new(ErrorCode::InvalidBody, err.to_string()))?;
         verify_author(author, &self.relay, &channel, &post.draft, &post.text, &post.sig)
             .map_err(|err| Rejection::new(ErrorCode::BadSignature, format!("author signature: {err}")))?;
-        if self.post_limiter.check_key(author).is_err() {
-            return Err(Rejection::new(ErrorCode::RateLimited, "too many posts from this key"));
-        }
         let mut state = self.lock();
         if !self.privileges_locked(&state, author).post {
             return Err(Rejection::new(ErrorCode::Forbidden, "this key may not post"));
@@ -394,6 +405,10 @@ impl Hub {
         };
         if state.drafts.contains(author, &post.draft) {
             return Err(Rejection::new(ErrorCode::DuplicateDraft, format!("draft {} was already posted", post.draft)));
+        }
+        // Charged only for posts that would be accepted.
+        if self.post_limiter.check_key(author).is_err() {
+            return Err(Rejection::new(ErrorCode::RateLimited, "too many posts from this key"));
         }
         let body = FactBody::Message {
             channel: channel.clone(),
@@ -428,12 +443,15 @@ impl Hub {
         let fact = self.sign(&mut state, FactBody::Channel { name: name.clone(), creator: *creator });
         self.publish(&fact);
         let id = fact.id;
-        state.channels.insert(name, ChannelEntry { fact, head: Some(id), posted_this_run: false });
+        state
+            .channels
+            .insert(name, ChannelEntry { fact, head: Some(id), posted_this_run: false, created_this_run: true });
         Ok(id)
     }
 
     /// An owner sets `grantee`'s privileges.
     pub fn grant(&self, issuer: &PublicKey, grantee: PublicKey, privileges: Privileges) -> Result<FactId, Rejection> {
+        grantee.verifying_key().map_err(|err| Rejection::new(ErrorCode::InvalidKey, format!("grantee: {err}")))?;
         let mut state = self.lock();
         if !self.privileges_locked(&state, issuer).owner {
             return Err(Rejection::new(ErrorCode::Forbidden, "only owners may grant"));

@@ -23,6 +23,15 @@ impl IdAssigner {
     }
 }
 
+impl IdAssigner {
+    /// Makes every later id sort after `seen` (an id from an earlier run that a client presented).
+    pub fn observe(&mut self, seen: FactId) {
+        if self.last.is_none_or(|last| last < seen) {
+            self.last = Some(seen);
+        }
+    }
+}
+
 /// 80 bits of randomness for a new millisecond (the rest of the u128 is ignored by ULID).
 pub fn random_bits() -> u128 {
     let mut bytes = [0u8; 16];
@@ -52,6 +61,14 @@ mod tests {
         let b = ids.next(1000, 1);
         assert!(b > a);
         assert_eq!(b.timestamp_ms(), 2000);
+    }
+
+    #[test]
+    fn observed_ids_push_later_ids_past_them() {
+        let mut ids = IdAssigner::default();
+        ids.observe(FactId::from_parts(9_000, 5));
+        let next = ids.next(1_000, 0);
+        assert!(next > FactId::from_parts(9_000, 5));
     }
 
     #[test]

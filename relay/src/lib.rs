@@ -14,14 +14,15 @@ pub mod hub;
 pub mod ids;
 pub mod ip_limit;
 pub mod keyfile;
+pub mod listener;
 pub mod metrics;
 pub mod rejection;
 pub mod session;
+pub mod tls;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{NewcomerPolicy, RelayConfig};
 
-use axum::serve::ListenerExt as _;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +39,28 @@ pub async fn serve(
     config: RelayConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_on(listener::NodelayListener(listener), config, shutdown).await
+}
+
+/// Like [`serve`], terminating TLS with `tls` on every connection.
+pub async fn serve_tls(
+    listener: TcpListener,
+    tls: Arc<tokio_rustls::rustls::ServerConfig>,
+    config: RelayConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_on(tls::TlsListener::new(listener, tls)?, config, shutdown).await
+}
+
+async fn serve_on<L>(
+    listener: L,
+    config: RelayConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener<Addr = std::net::SocketAddr>,
+    http::PeerAddr: for<'a> axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
+{
     let hub = hub::Hub::new(&config);
     tracing::info!(relay = %hub.relay_key(), epoch = %hub.epoch().id, "relay run started");
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -62,12 +85,7 @@ pub async fn serve(
             }
         }
     });
-    let app = http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let listener = listener.tap_io(|tcp| {
-        if let Err(err) = tcp.set_nodelay(true) {
-            tracing::debug!(%err, "set_nodelay failed");
-        }
-    });
+    let app = http::router(state).into_make_service_with_connect_info::<http::PeerAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;

@@ -36,6 +36,12 @@ struct Args {
     /// Public URL of this relay, used in the printed claim link.
     #[arg(long, env = "CATALK_PUBLIC_URL")]
     public_url: Option<String>,
+    /// PEM certificate chain: serve HTTPS/WSS directly (needs --tls-key).
+    #[arg(long, env = "CATALK_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "CATALK_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Header carrying the client IP when behind a proxy (e.g. `fly-client-ip`).
     #[arg(long, env = "CATALK_CLIENT_IP_HEADER")]
     client_ip_header: Option<String>,
@@ -106,7 +112,8 @@ fn public_url(args: &Args, bound: SocketAddr) -> String {
         return url.trim_end_matches('/').to_owned();
     }
     let host = if bound.ip().is_unspecified() { "127.0.0.1".to_owned() } else { bound.ip().to_string() };
-    format!("http://{host}:{}", bound.port())
+    let scheme = if args.tls_cert.is_some() { "https" } else { "http" };
+    format!("{scheme}://{host}:{}", bound.port())
 }
 
 async fn shutdown_signal() {
@@ -137,6 +144,10 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let args = Args::parse();
     let config = build_config(&args)?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(catalk_relay::tls::load_server_config(cert, key)?),
+        _ => None,
+    };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -146,6 +157,9 @@ async fn main() -> anyhow::Result<()> {
     if let Some(token) = &config.claim_token {
         tracing::warn!("no owner configured: to become owner, open {url}/#claim={token} (one use, this run only)");
     }
-    catalk_relay::serve(listener, config, shutdown_signal()).await?;
+    match tls {
+        Some(tls) => catalk_relay::serve_tls(listener, tls, config, shutdown_signal()).await?,
+        None => catalk_relay::serve(listener, config, shutdown_signal()).await?,
+    }
     Ok(())
 }

@@ -33,6 +33,8 @@ enum End {
     Gone,
     /// The relay closes the connection after telling the client why.
     Close(ErrorCode, String),
+    /// As `Close`, answering the request `rid`.
+    Refuse(u64, ErrorCode, String),
 }
 
 struct Session {
@@ -85,9 +87,14 @@ impl Session {
                 end
             }
         };
-        if let End::Close(code, message) = end {
+        let closing = match end {
+            End::Gone => None,
+            End::Close(code, message) => Some((None, code, message)),
+            End::Refuse(rid, code, message) => Some((Some(rid), code, message)),
+        };
+        if let Some((rid, code, message)) = closing {
             debug!(%code, %message, "closing connection");
-            let _ = self.send_error(None, code, &message).await;
+            let _ = self.send_error(rid, code, &message).await;
             let _ = tokio::time::timeout(
                 self.settings.write_timeout,
                 self.socket.send(Message::Close(Some(close_frame(code)))),
@@ -169,7 +176,10 @@ impl Session {
     fn refuse(&self, rid: Option<u64>, code: ErrorCode, message: &str) -> End {
         self.hub.metrics.rejected(code);
         warn!(?rid, %code, message, "connection refused");
-        End::Close(code, message.to_owned())
+        match rid {
+            Some(rid) => End::Refuse(rid, code, message.to_owned()),
+            None => End::Close(code, message.to_owned()),
+        }
     }
 
     async fn serve(
@@ -282,13 +292,12 @@ impl Session {
                 Some(Ok(Message::Close(_))) => return Err(End::Gone),
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                 Some(Err(err)) => {
-                    let text = err.to_string();
-                    if text.contains("too long") || text.contains("Space limit") || text.contains("capacity") {
+                    if is_capacity_error(err.into_inner().as_ref()) {
                         self.hub.metrics.rejected(ErrorCode::FrameTooLarge);
                         let max = self.hub.limits().max_frame_bytes;
                         return Err(End::Close(ErrorCode::FrameTooLarge, format!("frames are limited to {max} bytes")));
                     }
-                    debug!(%err, "websocket read failed");
+                    debug!("websocket read failed");
                     return Err(End::Gone);
                 }
             }
@@ -302,6 +311,12 @@ impl Session {
         frames: &DefaultDirectRateLimiter,
         signals: &DefaultDirectRateLimiter,
     ) -> Result<(), End> {
+        // Limit before decoding, so that garbage costs the sender its allowance too.
+        if frames.check().is_err() {
+            self.hub.metrics.rejected(ErrorCode::RateLimited);
+            let rid = catalk_proto::request_id_of(text);
+            return self.send_error(rid, ErrorCode::RateLimited, "too many frames; slow down").await;
+        }
         let frame = match decode_client_frame(text) {
             Ok(frame) => frame,
             Err(err) => {
@@ -310,10 +325,6 @@ impl Session {
             }
         };
         let rid = frame.rid();
-        if frames.check().is_err() {
-            self.hub.metrics.rejected(ErrorCode::RateLimited);
-            return self.send_error(Some(rid), ErrorCode::RateLimited, "too many frames; slow down").await;
-        }
         let outcome = self.apply(key, frame, signals);
         match outcome {
             Ok(ack) => self.send_frame(&ack).await,
@@ -359,6 +370,11 @@ impl Session {
             _ => Err(Rejection::new(ErrorCode::UnknownFrame, "frame kind not handled")),
         }
     }
+}
+
+/// Whether a websocket read failed because the message exceeded the size limits.
+fn is_capacity_error(err: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+    matches!(err.downcast_ref::<tungstenite::Error>(), Some(tungstenite::Error::Capacity(_)))
 }
 
 fn nonzero(n: u32) -> NonZeroU32 {

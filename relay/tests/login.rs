@@ -61,6 +61,18 @@ async fn login_rejects_wrong_signature() -> anyhow::Result<()> {
     .await;
     assert_eq!(code, Some(ErrorCode::BadSignature));
     assert_eq!(online_count(&relay).await, 0, "nobody came online");
+    // The closing error names the login's request id.
+    let mut client = TestClient::connect(&relay.ws_url(), user_key(1)).await?;
+    let mut frame = client.login_frame("ada", vec![]);
+    if let ClientFrame::Login(login) = &mut frame {
+        login.sig = Signature::from_bytes([1; 64]);
+    }
+    client.send(&frame).await?;
+    let frames = client.until_closed().await?;
+    assert!(
+        frames.iter().any(|f| matches!(f, ServerFrame::Error { rid: Some(rid), .. } if *rid == frame.rid())),
+        "{frames:?}"
+    );
     Ok(())
 }
 
