@@ -7,7 +7,7 @@ use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Json, Response};
+use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 use catalk_proto::{ErrorCode, PROTOCOL_VERSION};
 use std::net::{IpAddr, SocketAddr};
@@ -60,12 +60,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics))
         .route("/.well-known/catalk.json", get(well_known))
-        .route("/", get(index))
+        .fallback(get(crate::assets::serve))
         .with_state(state)
-}
-
-async fn index() -> Html<&'static str> {
-    Html(include_str!("../assets/placeholder.html"))
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {

@@ -354,8 +354,10 @@ impl Hub {
         if let Some(entry) = state.online.get_mut(&key) {
             entry.conns.insert(conn, direct);
         }
-        let online =
-            state.online.values().take(self.limits.max_welcome_presence).map(|entry| entry.presence.clone()).collect();
+        // This connection's own presence first, then others up to the cap.
+        let own = state.online.get(&key).map(|entry| entry.presence.clone());
+        let others = state.online.iter().filter(|(k, _)| **k != key).map(|(_, entry)| entry.presence.clone());
+        let online = own.into_iter().chain(others).take(self.limits.max_welcome_presence.max(1)).collect();
         WelcomeFrame {
             rid,
             key,

@@ -6,6 +6,7 @@
 //! Entry point: [`serve`] on a bound listener, as the binary and the tests do.
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod assets;
 pub mod clock;
 pub mod config;
 mod drafts;

@@ -1,14 +1,15 @@
 //! Project automation, run as `cargo xtask <command>`:
 //!
-//! - `run [-- RELAY_ARGS]`: build what is needed and start the relay.
-//! - `test`: install missing tools, then run every check and test.
-//! - `dist`: build the release relay binary.
+//! - `run [-- RELAY_ARGS]`: build the web app and the relay, start the relay.
+//! - `test`: install missing tools, then run every check and test (CI runs this).
+//! - `dist`: build the release relay binary with the web app embedded.
 
 mod process;
 mod tools;
+mod web;
 
 use anyhow::{Context as _, bail};
-use process::{cargo, project_root};
+use process::{cargo, project_root, run as run_command};
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -18,15 +19,17 @@ fn main() -> anyhow::Result<()> {
         "run" => run(&rest),
         "test" => test(),
         "dist" => dist(),
+        "web" => web::build(),
         _ => {
-            eprintln!("usage: cargo xtask <run [-- relay args] | test | dist>");
+            eprintln!("usage: cargo xtask <run [-- relay args] | test | dist | web>");
             bail!("unknown command {command:?}")
         }
     }
 }
 
-/// Builds the relay and runs it in the foreground.
+/// Builds the web app and the relay, then runs the relay in the foreground.
 fn run(relay_args: &[String]) -> anyhow::Result<()> {
+    web::build()?;
     cargo(&["build", "--package", "catalk-relay"])?;
     let binary = project_root().join("target/debug/catalk-relay");
     let status = std::process::Command::new(&binary)
@@ -39,21 +42,45 @@ fn run(relay_args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Installs what the tests need, then runs formatting, lints, the wasm check and every test.
+/// Installs what the tests need, then runs formatting, lints, the wasm check, every Rust test
+/// and the browser tests.
 fn test() -> anyhow::Result<()> {
-    tools::ensure_wasm_target()?;
+    let chromium = tools::ensure_chromium()?;
     cargo(&["fmt", "--all", "--", "--check"])?;
+    web::build()?;
     cargo(&["build", "--workspace", "--all-targets"])?;
     cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
-    cargo(&["check", "--package", "catalk-proto", "--target", "wasm32-unknown-unknown"])?;
+    cargo(&["clippy", "--package", "catalk-client", "--target", "wasm32-unknown-unknown", "--", "-D", "warnings"])?;
+    cargo(&["check", "--package", "catalk-proto", "--package", "catalk-core", "--target", "wasm32-unknown-unknown"])?;
     cargo(&["test", "--workspace", "--no-fail-fast"])?;
+    browser_tests(&chromium)?;
     println!("xtask: all checks and tests passed");
     Ok(())
 }
 
-/// Builds the release relay binary.
+/// Runs the Playwright tests in `e2e/tests` against the debug relay with the app embedded.
+fn browser_tests(chromium: &str) -> anyhow::Result<()> {
+    let root = project_root();
+    let relay = root.join("target/debug/catalk-relay");
+    let status = std::process::Command::new("node")
+        .args(["--test", "--test-concurrency=1", "e2e/tests/"])
+        .current_dir(&root)
+        .env("CATALK_RELAY_BIN", &relay)
+        .env("CATALK_CHROMIUM", chromium)
+        .status()
+        .context("starting node")?;
+    if !status.success() {
+        bail!("browser tests failed ({status}); screenshots are in target/e2e-screenshots");
+    }
+    Ok(())
+}
+
+/// Builds the release relay binary with the web app embedded.
 fn dist() -> anyhow::Result<()> {
+    web::build()?;
     cargo(&["build", "--release", "--package", "catalk-relay"])?;
-    println!("xtask: release binary at {}", project_root().join("target/release/catalk-relay").display());
+    let binary = project_root().join("target/release/catalk-relay");
+    run_command("ls", &["-l", &binary.to_string_lossy()])?;
+    println!("xtask: release binary at {} (serves the web app on its own)", binary.display());
     Ok(())
 }

@@ -1,0 +1,291 @@
+//! The client shell: drives `catalk_core::ClientSession` with a browser
+//! WebSocket, timers, IndexedDB and a JavaScript event listener.
+
+use crate::idb_store::IdbStore;
+use crate::identity::{self, Identity};
+use crate::js;
+use crate::socket::{Handlers, Socket};
+use catalk_core::{ActionError, ClientSession, Event, HistoryStore, Output, StoreError, facts_to_present};
+use catalk_proto::{DraftId, Fact, FactId};
+use futures_channel::oneshot;
+use gloo_timers::callback::Timeout;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+type Reply = oneshot::Sender<Result<Option<FactId>, ActionError>>;
+
+/// Everything one open client holds. Single-threaded: shared with `Rc`, mutated through `RefCell`s
+/// that are never held across an await or a callback.
+pub struct Shell {
+    url: String,
+    /// The history store.
+    pub store: IdbStore,
+    identity: RefCell<Option<Identity>>,
+    session: RefCell<Option<ClientSession>>,
+    socket: RefCell<Option<Socket>>,
+    generation: Cell<u64>,
+    listener: RefCell<Option<js_sys::Function>>,
+    pending: RefCell<HashMap<u64, Reply>>,
+    names: RefCell<HashMap<String, String>>,
+    timer: RefCell<Option<Timeout>>,
+}
+
+impl Shell {
+    /// Opens the store and loads the identity and names kept on this device.
+    pub async fn open(url: String) -> Result<Rc<Self>, identity::IdentityError> {
+        let store = IdbStore::open("catalk").await?;
+        let identity = identity::load(&store).await?;
+        let names = store.names().await?.into_iter().collect();
+        let shell = Rc::new(Self {
+            url,
+            store,
+            identity: RefCell::new(None),
+            session: RefCell::new(None),
+            socket: RefCell::new(None),
+            generation: Cell::new(0),
+            listener: RefCell::new(None),
+            pending: RefCell::new(HashMap::new()),
+            names: RefCell::new(names),
+            timer: RefCell::new(None),
+        });
+        if let Some(identity) = identity {
+            shell.adopt_identity(identity).await;
+        }
+        Ok(shell)
+    }
+
+    /// The identity, if any.
+    pub fn identity(&self) -> Option<Identity> {
+        self.identity.borrow().clone()
+    }
+
+    /// Replaces the identity and starts a fresh session for it (connecting if the old one was).
+    pub async fn adopt_identity(self: &Rc<Self>, identity: Identity) {
+        let was_running =
+            self.session.borrow().as_ref().is_some_and(|s| s.status() != catalk_core::ConnectionStatus::Offline);
+        if let Some(old) = self.session.borrow_mut().as_mut() {
+            old.stop();
+        }
+        self.pump();
+        let mut session = ClientSession::new(identity.key.clone(), identity.name.clone());
+        if let Ok(channels) = self.store.channels().await {
+            session.load_channels(&channels);
+        }
+        *self.identity.borrow_mut() = Some(identity);
+        *self.session.borrow_mut() = Some(session);
+        self.pump();
+        if was_running {
+            self.connect().await;
+        }
+    }
+
+    /// Records a renamed identity (the session was told separately).
+    pub fn adopt_name(&self, identity: Identity) {
+        *self.identity.borrow_mut() = Some(identity);
+    }
+
+    /// Sets the single event listener.
+    pub fn set_listener(&self, listener: js_sys::Function) {
+        *self.listener.borrow_mut() = Some(listener);
+    }
+
+    /// Runs `f` on the session, if there is one.
+    pub fn with_session<T>(&self, f: impl FnOnce(&mut ClientSession) -> T) -> Option<T> {
+        self.session.borrow_mut().as_mut().map(f)
+    }
+
+    /// The last display name seen for `key`.
+    pub fn name_of(&self, key: &str) -> Option<String> {
+        self.names.borrow().get(key).cloned()
+    }
+
+    /// Starts the connection loop, presenting stored grants, channels and chain heads at login.
+    pub async fn connect(self: &Rc<Self>) {
+        let Some(own) = self.identity().map(|i| i.public()) else { return };
+        let present = self.present_facts(&own).await;
+        self.with_session(|s| {
+            s.set_present(present);
+            s.start(now_ms());
+        });
+        self.pump();
+    }
+
+    async fn present_facts(&self, own: &catalk_proto::PublicKey) -> Vec<Fact> {
+        let grants = self.store.grants().await.unwrap_or_default();
+        let channels = self.store.channels().await.unwrap_or_default();
+        let mut heads = Vec::new();
+        for channel in &channels {
+            if let catalk_proto::FactBody::Channel { name, .. } = &channel.body
+                && let Ok(mut newest) = self.store.messages_before(name, None, 1).await
+            {
+                heads.append(&mut newest);
+            }
+        }
+        facts_to_present(own, &grants, &channels, &heads)
+    }
+
+    /// Starts an action and waits for the relay's answer.
+    pub async fn request(
+        self: &Rc<Self>,
+        start: impl FnOnce(&mut ClientSession) -> Result<u64, ActionError>,
+    ) -> Result<Option<FactId>, ActionError> {
+        let rid = self
+            .with_session(start)
+            .unwrap_or_else(|| Err(ActionError { code: "offline".into(), message: "no identity yet".into() }))?;
+        let (tx, rx) = oneshot::channel();
+        self.pending.borrow_mut().insert(rid, tx);
+        self.pump();
+        rx.await.unwrap_or_else(|_| Err(ActionError { code: "offline".into(), message: "request dropped".into() }))
+    }
+
+    /// A fresh draft id from the clock and the CSPRNG.
+    pub fn draft_id() -> DraftId {
+        let mut bytes = [0u8; 16];
+        let _ = getrandom::fill(&mut bytes);
+        DraftId::from_parts(now_ms(), u128::from_le_bytes(bytes))
+    }
+
+    /// Does everything the session asked for, then arms the timer for its next deadline.
+    pub fn pump(self: &Rc<Self>) {
+        while let Some(output) = self.with_session(ClientSession::poll_output).flatten() {
+            match output {
+                Output::Connect => self.open_socket(),
+                Output::Disconnect => {
+                    if let Some(socket) = self.socket.borrow().as_ref() {
+                        socket.close();
+                    }
+                }
+                Output::Send(text) => {
+                    if let Some(socket) = self.socket.borrow().as_ref() {
+                        socket.send(&text);
+                    }
+                }
+                Output::Persist(facts) => self.persist(facts),
+                Output::Event(event) => self.emit(event),
+                Output::Resolve { rid, result } => {
+                    if let Some(reply) = self.pending.borrow_mut().remove(&rid) {
+                        let _ = reply.send(result);
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.arm_timer();
+    }
+
+    fn arm_timer(self: &Rc<Self>) {
+        let deadline = self.with_session(|s| s.poll_timeout()).flatten();
+        let timer = deadline.map(|at| {
+            let delay = u32::try_from(at.saturating_sub(now_ms())).unwrap_or(u32::MAX).min(60_000);
+            let shell = Rc::downgrade(self);
+            Timeout::new(delay, move || {
+                if let Some(shell) = shell.upgrade() {
+                    shell.with_session(|s| s.handle_timeout(now_ms()));
+                    shell.pump();
+                }
+            })
+        });
+        // Dropping the previous timeout cancels it.
+        *self.timer.borrow_mut() = timer;
+    }
+
+    fn open_socket(self: &Rc<Self>) {
+        let generation = self.generation.get() + 1;
+        self.generation.set(generation);
+        let current = move |shell: &Rc<Self>| shell.generation.get() == generation;
+        let (open, text, close) = (Rc::downgrade(self), Rc::downgrade(self), Rc::downgrade(self));
+        let handlers = Handlers {
+            on_open: Box::new(move || {
+                if let Some(shell) = open.upgrade().filter(current) {
+                    shell.with_session(|s| s.handle_connected(now_ms()));
+                    shell.pump();
+                }
+            }),
+            on_text: Box::new(move |frame| {
+                if let Some(shell) = text.upgrade().filter(current) {
+                    shell.with_session(|s| s.handle_text(now_ms(), &frame));
+                    shell.pump();
+                }
+            }),
+            on_close: Box::new(move || {
+                if let Some(shell) = close.upgrade().filter(current) {
+                    shell.with_session(|s| s.handle_closed(now_ms(), js_sys::Math::random()));
+                    shell.pump();
+                }
+            }),
+        };
+        match Socket::open(&self.url, handlers) {
+            Ok(socket) => *self.socket.borrow_mut() = Some(socket),
+            Err(err) => {
+                web_sys::console::warn_1(&format!("catalk: cannot open {}: {err}", self.url).into());
+                self.with_session(|s| s.handle_closed(now_ms(), js_sys::Math::random()));
+            }
+        }
+    }
+
+    fn persist(self: &Rc<Self>, facts: Vec<Fact>) {
+        if facts.is_empty() {
+            return;
+        }
+        let shell = Rc::clone(self);
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Err(err) = shell.store.put_facts(&facts).await {
+                shell.storage_error(&err);
+            }
+        });
+    }
+
+    /// Reports a storage failure to the user.
+    pub fn storage_error(&self, err: &StoreError) {
+        let (code, message) = match err {
+            StoreError::QuotaExceeded => {
+                ("quota_exceeded", "Storage is full: new messages cannot be saved on this device".to_owned())
+            }
+            other => ("storage", other.to_string()),
+        };
+        web_sys::console::error_1(&format!("catalk: {message}").into());
+        self.emit_js(&js::error_event(code, &message));
+    }
+
+    fn emit(self: &Rc<Self>, event: Event) {
+        match &event {
+            Event::Presence { online } => {
+                let mut fresh = Vec::new();
+                {
+                    let mut names = self.names.borrow_mut();
+                    for person in online {
+                        if names.get(&person.key) != Some(&person.name) {
+                            names.insert(person.key.clone(), person.name.clone());
+                            fresh.push((person.key.clone(), person.name.clone()));
+                        }
+                    }
+                }
+                if !fresh.is_empty() {
+                    let shell = Rc::clone(self);
+                    wasm_bindgen_futures::spawn_local(async move {
+                        if let Err(err) = shell.store.put_names(&fresh).await {
+                            shell.storage_error(&err);
+                        }
+                    });
+                }
+            }
+            _ => {}
+        }
+        self.emit_js(&js::to_js(&event));
+    }
+
+    fn emit_js(&self, value: &wasm_bindgen::JsValue) {
+        let listener = self.listener.borrow().clone();
+        if let Some(listener) = listener
+            && let Err(err) = listener.call1(&wasm_bindgen::JsValue::NULL, value)
+        {
+            web_sys::console::error_2(&"catalk: event listener threw".into(), &err);
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! The IndexedDB history store and the small key-value stores beside it.
+//!
+//! Schema (database `catalk`, version 1):
+//! - `facts` (key path `id`): `{ id, kind, channel, json }`, where `json` is the
+//!   fact as sent by the relay. Index `by_channel` on `[channel, id]` serves
+//!   "the page of messages before id X in channel C" with one cursor walk;
+//!   index `by_kind` lists channel and grant facts.
+//! - `names` (key path `key`): the last display name seen per public key.
+//! - `meta` (out-of-line keys): the identity record and its wrapping key.
+
+use catalk_core::{HistoryStore, StoreError};
+use catalk_proto::{ChannelName, Fact, FactBody, FactId};
+use idb::{
+    CursorDirection, Database, DatabaseEvent as _, Factory, IndexParams, KeyPath, KeyRange, ObjectStoreParams, Query,
+    TransactionMode,
+};
+use js_sys::{Object, Reflect};
+use wasm_bindgen::JsValue;
+
+const VERSION: u32 = 1;
+const FACTS: &str = "facts";
+const NAMES: &str = "names";
+const META: &str = "meta";
+
+/// A handle on one IndexedDB database.
+#[derive(Debug)]
+pub struct IdbStore {
+    db: Database,
+}
+
+fn backend(err: impl std::fmt::Debug) -> StoreError {
+    let text = format!("{err:?}");
+    if text.contains("QuotaExceeded") { StoreError::QuotaExceeded } else { StoreError::Backend(text) }
+}
+
+fn kind_name(body: &FactBody) -> &'static str {
+    match body {
+        FactBody::Epoch {} => "epoch",
+        FactBody::Channel { .. } => "channel",
+        FactBody::Message { .. } => "message",
+        FactBody::Presence { .. } => "presence",
+        FactBody::Grant { .. } => "grant",
+        _ => "other",
+    }
+}
+
+fn set(object: &Object, key: &str, value: &JsValue) -> Result<(), StoreError> {
+    Reflect::set(object, &JsValue::from_str(key), value).map(|_| ()).map_err(backend)
+}
+
+fn record(fact: &Fact) -> Result<JsValue, StoreError> {
+    let object = Object::new();
+    let channel = match &fact.body {
+        FactBody::Message { channel, .. } | FactBody::Channel { name: channel, .. } => channel.to_string(),
+        _ => String::new(),
+    };
+    let json = serde_json::to_string(fact).map_err(|e| StoreError::Backend(e.to_string()))?;
+    set(&object, "id", &JsValue::from_str(&fact.id.to_string()))?;
+    set(&object, "kind", &JsValue::from_str(kind_name(&fact.body)))?;
+    set(&object, "channel", &JsValue::from_str(&channel))?;
+    set(&object, "json", &JsValue::from_str(&json))?;
+    Ok(object.into())
+}
+
+fn fact_of(value: &JsValue) -> Result<Fact, StoreError> {
+    let json = Reflect::get(value, &JsValue::from_str("json"))
+        .ok()
+        .and_then(|j| j.as_string())
+        .ok_or_else(|| StoreError::Corrupt("record without json".into()))?;
+    serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn pair(a: &str, b: &str) -> JsValue {
+    js_sys::Array::of2(&JsValue::from_str(a), &JsValue::from_str(b)).into()
+}
+
+impl IdbStore {
+    /// Opens (creating or upgrading) the database `name`.
+    pub async fn open(name: &str) -> Result<Self, StoreError> {
+        let factory = Factory::new().map_err(backend)?;
+        let mut request = factory.open(name, Some(VERSION)).map_err(backend)?;
+        request.on_upgrade_needed(|event| {
+            let Ok(db) = event.database() else { return };
+            let names = db.store_names();
+            if !names.iter().any(|n| n == FACTS) {
+                let mut params = ObjectStoreParams::new();
+                params.key_path(Some(KeyPath::new_single("id")));
+                if let Ok(store) = db.create_object_store(FACTS, params) {
+                    let _ = store.create_index(
+                        "by_channel",
+                        KeyPath::new_array(["channel", "id"]),
+                        Some(IndexParams::new()),
+                    );
+                    let _ = store.create_index("by_kind", KeyPath::new_single("kind"), Some(IndexParams::new()));
+                }
+            }
+            if !names.iter().any(|n| n == NAMES) {
+                let mut params = ObjectStoreParams::new();
+                params.key_path(Some(KeyPath::new_single("key")));
+                let _ = db.create_object_store(NAMES, params);
+            }
+            if !names.iter().any(|n| n == META) {
+                let _ = db.create_object_store(META, ObjectStoreParams::new());
+            }
+        });
+        let db = request.await.map_err(backend)?;
+        Ok(Self { db })
+    }
+
+    /// Deletes the database `name` (used by the self-test for its scratch database).
+    pub async fn delete(name: &str) -> Result<(), StoreError> {
+        let factory = Factory::new().map_err(backend)?;
+        factory.delete(name).map_err(backend)?.await.map_err(backend)
+    }
+
+    /// Closes the handle.
+    pub fn close(&self) {
+        self.db.close();
+    }
+
+    async fn write(&self, store_name: &str, values: &[(JsValue, Option<JsValue>)]) -> Result<(), StoreError> {
+        let tx = self.db.transaction(&[store_name], TransactionMode::ReadWrite).map_err(backend)?;
+        let store = tx.object_store(store_name).map_err(backend)?;
+        for (value, key) in values {
+            store.put(value, key.as_ref()).map_err(backend)?;
+        }
+        let result = tx.commit().map_err(backend)?.await.map_err(backend)?;
+        if result.is_committed() { Ok(()) } else { Err(StoreError::Backend("transaction aborted".into())) }
+    }
+
+    /// Stores `value` under `key` in the meta store.
+    pub async fn put_meta(&self, key: &str, value: &JsValue) -> Result<(), StoreError> {
+        self.write(META, &[(value.clone(), Some(JsValue::from_str(key)))]).await
+    }
+
+    /// Reads `key` from the meta store.
+    pub async fn get_meta(&self, key: &str) -> Result<Option<JsValue>, StoreError> {
+        let tx = self.db.transaction(&[META], TransactionMode::ReadOnly).map_err(backend)?;
+        let store = tx.object_store(META).map_err(backend)?;
+        store.get(JsValue::from_str(key)).map_err(backend)?.await.map_err(backend)
+    }
+
+    /// Records display names by key.
+    pub async fn put_names(&self, names: &[(String, String)]) -> Result<(), StoreError> {
+        let mut values = Vec::with_capacity(names.len());
+        for (key, name) in names {
+            let object = Object::new();
+            set(&object, "key", &JsValue::from_str(key))?;
+            set(&object, "name", &JsValue::from_str(name))?;
+            values.push((object.into(), None));
+        }
+        self.write(NAMES, &values).await
+    }
+
+    /// Every recorded display name.
+    pub async fn names(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let tx = self.db.transaction(&[NAMES], TransactionMode::ReadOnly).map_err(backend)?;
+        let store = tx.object_store(NAMES).map_err(backend)?;
+        let values = store.get_all(None, None).map_err(backend)?.await.map_err(backend)?;
+        let field = |v: &JsValue, k: &str| Reflect::get(v, &JsValue::from_str(k)).ok().and_then(|x| x.as_string());
+        Ok(values.iter().filter_map(|v| Some((field(v, "key")?, field(v, "name")?))).collect())
+    }
+
+    async fn facts_of_kind(&self, kind: &str) -> Result<Vec<Fact>, StoreError> {
+        let tx = self.db.transaction(&[FACTS], TransactionMode::ReadOnly).map_err(backend)?;
+        let index = tx.object_store(FACTS).map_err(backend)?.index("by_kind").map_err(backend)?;
+        let values =
+            index.get_all(Some(Query::Key(JsValue::from_str(kind))), None).map_err(backend)?.await.map_err(backend)?;
+        values.iter().map(fact_of).collect()
+    }
+}
+
+impl HistoryStore for IdbStore {
+    async fn put_facts(&self, facts: &[Fact]) -> Result<usize, StoreError> {
+        let tx = self.db.transaction(&[FACTS], TransactionMode::ReadWrite).map_err(backend)?;
+        let store = tx.object_store(FACTS).map_err(backend)?;
+        let mut new = 0;
+        for fact in facts {
+            if matches!(fact.body, FactBody::Presence { .. }) {
+                continue;
+            }
+            let id = JsValue::from_str(&fact.id.to_string());
+            let held = store.count(Some(Query::Key(id))).map_err(backend)?.await.map_err(backend)?;
+            if held == 0 {
+                store.put(&record(fact)?, None).map_err(backend)?;
+                new += 1;
+            }
+        }
+        let result = tx.commit().map_err(backend)?.await.map_err(backend)?;
+        if result.is_committed() { Ok(new) } else { Err(StoreError::Backend("transaction aborted".into())) }
+    }
+
+    async fn fact(&self, id: FactId) -> Result<Option<Fact>, StoreError> {
+        let tx = self.db.transaction(&[FACTS], TransactionMode::ReadOnly).map_err(backend)?;
+        let store = tx.object_store(FACTS).map_err(backend)?;
+        let value = store.get(JsValue::from_str(&id.to_string())).map_err(backend)?.await.map_err(backend)?;
+        value.as_ref().map(fact_of).transpose()
+    }
+
+    async fn messages_before(
+        &self,
+        channel: &ChannelName,
+        before: Option<FactId>,
+        limit: usize,
+    ) -> Result<Vec<Fact>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let upper = before.map_or_else(|| "\u{ffff}".to_owned(), |id| id.to_string());
+        let range =
+            KeyRange::bound(&pair(channel.as_str(), ""), &pair(channel.as_str(), &upper), Some(false), Some(true))
+                .map_err(backend)?;
+        let tx = self.db.transaction(&[FACTS], TransactionMode::ReadOnly).map_err(backend)?;
+        let index = tx.object_store(FACTS).map_err(backend)?.index("by_channel").map_err(backend)?;
+        let cursor = index
+            .open_cursor(Some(Query::KeyRange(range)), Some(CursorDirection::Prev))
+            .map_err(backend)?
+            .await
+            .map_err(backend)?;
+        let mut page = Vec::with_capacity(limit.min(512));
+        if let Some(cursor) = cursor {
+            let mut cursor = cursor.into_managed();
+            while page.len() < limit {
+                let Some(value) = cursor.value().map_err(backend)? else { break };
+                let fact = fact_of(&value)?;
+                if matches!(fact.body, FactBody::Message { .. }) {
+                    page.push(fact);
+                }
+                if cursor.next(None).await.is_err() {
+                    break;
+                }
+            }
+        }
+        page.reverse();
+        Ok(page)
+    }
+
+    async fn channels(&self) -> Result<Vec<Fact>, StoreError> {
+        self.facts_of_kind("channel").await
+    }
+
+    async fn grants(&self) -> Result<Vec<Fact>, StoreError> {
+        self.facts_of_kind("grant").await
+    }
+
+    async fn count_messages(&self, channel: &ChannelName) -> Result<usize, StoreError> {
+        let range =
+            KeyRange::bound(&pair(channel.as_str(), ""), &pair(channel.as_str(), "\u{ffff}"), Some(false), Some(false))
+                .map_err(backend)?;
+        let tx = self.db.transaction(&[FACTS], TransactionMode::ReadOnly).map_err(backend)?;
+        let index = tx.object_store(FACTS).map_err(backend)?.index("by_channel").map_err(backend)?;
+        let count = index.count(Some(Query::KeyRange(range))).map_err(backend)?.await.map_err(backend)?;
+        // The index also holds this channel's creation fact; count only messages.
+        let channel_facts = self
+            .facts_of_kind("channel")
+            .await?
+            .iter()
+            .filter(|f| matches!(&f.body, FactBody::Channel { name, .. } if name == channel))
+            .count();
+        Ok((count as usize).saturating_sub(channel_facts))
+    }
+}

@@ -1,0 +1,233 @@
+//! catalk's browser client, compiled to wasm32 with wasm-bindgen.
+//!
+//! It keeps the user's key (encrypted at rest under a non-extractable
+//! WebCrypto key), talks to the relay over a browser WebSocket, verifies every
+//! fact with `catalk-proto`, and stores history in IndexedDB. The logic lives in
+//! `catalk-core` (no IO); this crate is the thin browser shell. Its JavaScript
+//! API is documented in `docs/client-api.md`.
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+mod client;
+mod idb_store;
+mod identity;
+mod js;
+mod selftest;
+mod socket;
+mod webcrypto;
+
+use catalk_core::{HistoryStore, MessageView};
+use catalk_proto::{ChannelName, FactId, Privileges, PublicKey};
+use client::{Shell, now_ms};
+use identity::{Identity, IdentityError};
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+
+fn identity_error(err: IdentityError) -> JsValue {
+    let code = match &err {
+        IdentityError::BadPassphrase => "bad_passphrase",
+        IdentityError::BadBackup(_) => "bad_backup",
+        IdentityError::BadName(_) => "invalid_name",
+        IdentityError::Store(catalk_core::StoreError::QuotaExceeded) => "quota_exceeded",
+        IdentityError::Store(_) => "storage",
+        IdentityError::Crypto(_) => "crypto",
+    };
+    js::error(code, &err.to_string())
+}
+
+fn action_error(err: catalk_core::ActionError) -> JsValue {
+    js::error(&err.code, &err.message)
+}
+
+fn identity_view(identity: &Identity) -> JsValue {
+    #[derive(serde::Serialize)]
+    struct View {
+        key: String,
+        name: String,
+        fingerprint: String,
+    }
+    js::to_js(&View {
+        key: identity.public().to_string(),
+        name: identity.name.to_string(),
+        fingerprint: identity.fingerprint(),
+    })
+}
+
+fn id_result(result: Result<Option<FactId>, catalk_core::ActionError>) -> Result<JsValue, JsValue> {
+    match result {
+        Ok(id) => Ok(id.map_or(JsValue::NULL, |id| JsValue::from_str(&id.to_string()))),
+        Err(err) => Err(action_error(err)),
+    }
+}
+
+/// One client: identity, connection and history. See `docs/client-api.md`.
+#[wasm_bindgen]
+pub struct CatalkClient {
+    shell: Rc<Shell>,
+}
+
+#[wasm_bindgen]
+impl CatalkClient {
+    /// Opens IndexedDB and loads the identity kept on this device.
+    pub async fn open(relay_url: String) -> Result<CatalkClient, JsValue> {
+        let shell = Shell::open(relay_url).await.map_err(identity_error)?;
+        Ok(Self { shell })
+    }
+
+    /// `{ key, name, fingerprint }` or `null`.
+    pub fn identity(&self) -> JsValue {
+        self.shell.identity().as_ref().map_or(JsValue::NULL, identity_view)
+    }
+
+    /// Creates a key pair on this device.
+    #[wasm_bindgen(js_name = createIdentity)]
+    pub async fn create_identity(&self, name: String) -> Result<JsValue, JsValue> {
+        let identity = identity::create(&self.shell.store, &name).await.map_err(identity_error)?;
+        self.shell.adopt_identity(identity.clone()).await;
+        Ok(identity_view(&identity))
+    }
+
+    /// Changes the display name (reconnects so presence shows it).
+    #[wasm_bindgen(js_name = setName)]
+    pub async fn set_name(&self, name: String) -> Result<JsValue, JsValue> {
+        let mut identity = self.shell.identity().ok_or_else(|| js::error("no_identity", "create an identity first"))?;
+        identity.name = catalk_proto::DisplayName::new(&name).map_err(|e| js::error("invalid_name", &e.to_string()))?;
+        identity::save(&self.shell.store, &identity).await.map_err(identity_error)?;
+        let new_name = identity.name.clone();
+        self.shell.with_session(|s| s.set_name(now_ms(), new_name));
+        self.shell.pump();
+        let view = identity_view(&identity);
+        self.shell.adopt_name(identity);
+        Ok(view)
+    }
+
+    /// The backup file contents, encrypted with `passphrase`.
+    #[wasm_bindgen(js_name = exportBackup)]
+    pub async fn export_backup(&self, passphrase: String) -> Result<JsValue, JsValue> {
+        let identity = self.shell.identity().ok_or_else(|| js::error("no_identity", "create an identity first"))?;
+        if passphrase.chars().count() < 8 {
+            return Err(js::error("weak_passphrase", "use a passphrase of at least 8 characters"));
+        }
+        identity::export_backup(&identity, &passphrase).await.map(|t| JsValue::from_str(&t)).map_err(identity_error)
+    }
+
+    /// Replaces this device's identity with the one in a backup file.
+    #[wasm_bindgen(js_name = importBackup)]
+    pub async fn import_backup(&self, text: String, passphrase: String) -> Result<JsValue, JsValue> {
+        let identity = identity::import_backup(&text, &passphrase).await.map_err(identity_error)?;
+        identity::save(&self.shell.store, &identity).await.map_err(identity_error)?;
+        self.shell.adopt_identity(identity.clone()).await;
+        Ok(identity_view(&identity))
+    }
+
+    /// Sets the event listener.
+    #[wasm_bindgen(js_name = onEvent)]
+    pub fn on_event(&self, listener: js_sys::Function) {
+        self.shell.set_listener(listener);
+    }
+
+    /// Starts the connection loop.
+    pub async fn connect(&self) {
+        self.shell.connect().await;
+    }
+
+    /// `"offline" | "connecting" | "connected" | "reconnecting"`.
+    pub fn status(&self) -> JsValue {
+        let status = self.shell.with_session(|s| s.status()).unwrap_or(catalk_core::ConnectionStatus::Offline);
+        js::to_js(&status)
+    }
+
+    /// This key's privileges.
+    pub fn privileges(&self) -> JsValue {
+        js::to_js(&self.shell.with_session(|s| s.privileges()).unwrap_or(Privileges::NONE))
+    }
+
+    /// `[{ id, name, creator }]`, `general` first.
+    pub fn channels(&self) -> JsValue {
+        js::to_js(&self.shell.with_session(|s| s.channel_views()).unwrap_or_default())
+    }
+
+    /// `[{ key, name, privileges }]`.
+    pub fn online(&self) -> JsValue {
+        js::to_js(&self.shell.with_session(|s| s.online_views()).unwrap_or_default())
+    }
+
+    /// The last display name seen for `key`, or `null`.
+    #[wasm_bindgen(js_name = nameOf)]
+    pub fn name_of(&self, key: String) -> JsValue {
+        self.shell.name_of(&key).map_or(JsValue::NULL, |n| JsValue::from_str(&n))
+    }
+
+    /// The newest `limit` messages of `channel`, oldest first.
+    pub async fn latest(&self, channel: String, limit: u32) -> Result<JsValue, JsValue> {
+        self.page(&channel, None, limit).await
+    }
+
+    /// Up to `limit` messages older than `before_id`, oldest first.
+    pub async fn before(&self, channel: String, before_id: String, limit: u32) -> Result<JsValue, JsValue> {
+        let before: FactId = before_id.parse().map_err(|_| js::error("invalid", "not a message id"))?;
+        self.page(&channel, Some(before), limit).await
+    }
+
+    async fn page(&self, channel: &str, before: Option<FactId>, limit: u32) -> Result<JsValue, JsValue> {
+        let channel = ChannelName::new(channel).map_err(|e| js::error("invalid", &e.to_string()))?;
+        let facts = self
+            .shell
+            .store
+            .messages_before(&channel, before, limit.min(1000) as usize)
+            .await
+            .map_err(|e| js::error("storage", &e.to_string()))?;
+        let views: Vec<MessageView> = facts.iter().filter_map(MessageView::of).collect();
+        Ok(js::to_js(&views))
+    }
+
+    /// Posts a message; resolves to its id.
+    pub async fn post(&self, channel: String, text: String) -> Result<JsValue, JsValue> {
+        let draft = Shell::draft_id();
+        id_result(self.shell.request(|s| s.post(&channel, &text, draft)).await)
+    }
+
+    /// Creates a channel.
+    #[wasm_bindgen(js_name = createChannel)]
+    pub async fn create_channel(&self, name: String) -> Result<JsValue, JsValue> {
+        id_result(self.shell.request(|s| s.create_channel(&name)).await)
+    }
+
+    /// Claims ownership with the relay's one-time token.
+    pub async fn claim(&self, token: String) -> Result<JsValue, JsValue> {
+        id_result(self.shell.request(|s| s.claim(&token)).await)
+    }
+
+    /// Sets another key's privileges (owners only).
+    pub async fn grant(&self, key: String, privileges: JsValue) -> Result<JsValue, JsValue> {
+        let key: PublicKey = key.parse().map_err(|_| js::error("invalid", "not a public key"))?;
+        let privileges: Privileges =
+            serde_wasm_bindgen::from_value(privileges).map_err(|e| js::error("invalid", &e.to_string()))?;
+        id_result(self.shell.request(|s| s.grant(key, privileges)).await)
+    }
+
+    /// Stops the connection loop.
+    pub fn close(&self) {
+        self.shell.with_session(|s| s.stop());
+        self.shell.pump();
+    }
+}
+
+/// Runs the store conformance suite against a scratch IndexedDB database.
+#[wasm_bindgen(js_name = storeSelfTest)]
+pub async fn store_self_test() -> Result<JsValue, JsValue> {
+    #[derive(serde::Serialize)]
+    struct Outcome {
+        passed: usize,
+        failures: Vec<String>,
+    }
+    let report = selftest::run().await.map_err(|e| js::error("storage", &e.to_string()))?;
+    Ok(js::to_js(&Outcome { passed: report.passed, failures: report.failures }))
+}
+
+/// Installs a panic hook that reports panics on the console.
+#[wasm_bindgen(start)]
+pub fn start() {
+    std::panic::set_hook(Box::new(|info| {
+        web_sys::console::error_1(&format!("catalk panicked: {info}").into());
+    }));
+}

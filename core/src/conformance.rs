@@ -1,0 +1,165 @@
+//! The conformance suite every [`HistoryStore`] must pass: the in-memory store
+//! natively, IndexedDB in Chromium, the virtual client's disk store.
+//!
+//! Each check uses its own channel names, so one empty store serves the whole run.
+
+use crate::store::HistoryStore;
+use catalk_proto::{ChannelName, DraftId, Fact, FactBody, FactId, Privileges, PublicKey, sign_post};
+
+/// The outcome of a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Checks that passed.
+    pub passed: usize,
+    /// One line per failed check: its name and what went wrong.
+    pub failures: Vec<String>,
+}
+
+fn relay() -> ed25519_dalek::SigningKey {
+    ed25519_dalek::SigningKey::from_bytes(&[0x5a; 32])
+}
+
+fn channel(name: &str) -> ChannelName {
+    ChannelName::new(name).unwrap_or_else(|_| ChannelName::general())
+}
+
+/// A signed message fact in `channel` with id time `ms` and sequence `n`.
+pub fn message(channel_name: &str, ms: u64, n: u128) -> Fact {
+    let relay = relay();
+    let author = ed25519_dalek::SigningKey::from_bytes(&[0x6b; 32]);
+    let channel = channel(channel_name);
+    let draft = DraftId::from_parts(ms, n);
+    let text = format!("message {n} in {channel_name}");
+    let author_sig = sign_post(&author, &PublicKey::of(&relay), &channel, &draft, &text);
+    Fact::sign(
+        &relay,
+        FactId::from_parts(ms, n),
+        FactBody::Message {
+            channel,
+            author: PublicKey::of(&author),
+            draft,
+            text,
+            prev: None,
+            epoch: FactId::from_parts(1, 0),
+            author_sig,
+        },
+    )
+}
+
+fn ids(facts: &[Fact]) -> Vec<FactId> {
+    facts.iter().map(|f| f.id).collect()
+}
+
+type CheckResult = Result<(), String>;
+
+fn ensure(ok: bool, what: impl FnOnce() -> String) -> CheckResult {
+    if ok { Ok(()) } else { Err(what()) }
+}
+
+async fn put_then_get_returns_the_same_fact<S: HistoryStore>(store: &S) -> CheckResult {
+    let fact = message("conf-get", 1_000, 1);
+    store.put_facts(std::slice::from_ref(&fact)).await.map_err(|e| e.to_string())?;
+    let back = store.fact(fact.id).await.map_err(|e| e.to_string())?;
+    ensure(back.as_ref() == Some(&fact), || format!("got {back:?}"))?;
+    let missing = store.fact(FactId::from_parts(1, 1)).await.map_err(|e| e.to_string())?;
+    ensure(missing.is_none(), || "an id never stored was found".into())
+}
+
+async fn put_is_idempotent<S: HistoryStore>(store: &S) -> CheckResult {
+    let facts: Vec<Fact> = (0..3).map(|n| message("conf-idem", 2_000, n)).collect();
+    let first = store.put_facts(&facts).await.map_err(|e| e.to_string())?;
+    let again = store.put_facts(&facts).await.map_err(|e| e.to_string())?;
+    let count = store.count_messages(&channel("conf-idem")).await.map_err(|e| e.to_string())?;
+    ensure((first, again, count) == (3, 0, 3), || format!("new {first} then {again}, count {count}"))
+}
+
+async fn pages_walk_back_in_order<S: HistoryStore>(store: &S) -> CheckResult {
+    let facts: Vec<Fact> = (0..25).map(|n| message("conf-page", 3_000 + n as u64, n)).collect();
+    store.put_facts(&facts).await.map_err(|e| e.to_string())?;
+    let ch = channel("conf-page");
+    let newest = store.messages_before(&ch, None, 10).await.map_err(|e| e.to_string())?;
+    ensure(ids(&newest) == ids(&facts[15..25]), || format!("newest page {:?}", ids(&newest)))?;
+    let older = store.messages_before(&ch, Some(facts[15].id), 10).await.map_err(|e| e.to_string())?;
+    ensure(ids(&older) == ids(&facts[5..15]), || format!("second page {:?}", ids(&older)))?;
+    let oldest = store.messages_before(&ch, Some(facts[5].id), 10).await.map_err(|e| e.to_string())?;
+    ensure(ids(&oldest) == ids(&facts[0..5]), || format!("last page {:?}", ids(&oldest)))?;
+    let none = store.messages_before(&ch, Some(facts[0].id), 10).await.map_err(|e| e.to_string())?;
+    ensure(none.is_empty(), || format!("before the first: {:?}", ids(&none)))?;
+    let zero = store.messages_before(&ch, None, 0).await.map_err(|e| e.to_string())?;
+    ensure(zero.is_empty(), || "limit 0 returned messages".into())
+}
+
+async fn out_of_order_inserts_read_back_sorted<S: HistoryStore>(store: &S) -> CheckResult {
+    let facts: Vec<Fact> = (0..12).map(|n| message("conf-order", 4_000 + n as u64, n)).collect();
+    let mut shuffled = facts.clone();
+    shuffled.reverse();
+    shuffled.swap(2, 9);
+    for chunk in shuffled.chunks(5) {
+        store.put_facts(chunk).await.map_err(|e| e.to_string())?;
+    }
+    let page = store.messages_before(&channel("conf-order"), None, 100).await.map_err(|e| e.to_string())?;
+    ensure(ids(&page) == ids(&facts), || format!("{:?}", ids(&page)))
+}
+
+async fn channels_do_not_mix<S: HistoryStore>(store: &S) -> CheckResult {
+    let a: Vec<Fact> = (0..4).map(|n| message("conf-mix-a", 5_000, n)).collect();
+    let b: Vec<Fact> = (10..14).map(|n| message("conf-mix-b", 5_000, n)).collect();
+    store.put_facts(&[a.clone(), b.clone()].concat()).await.map_err(|e| e.to_string())?;
+    let page_a = store.messages_before(&channel("conf-mix-a"), None, 100).await.map_err(|e| e.to_string())?;
+    let page_b = store.messages_before(&channel("conf-mix-b"), None, 100).await.map_err(|e| e.to_string())?;
+    ensure(ids(&page_a) == ids(&a) && ids(&page_b) == ids(&b), || "pages mix channels".into())?;
+    let empty = store.messages_before(&channel("conf-mix-none"), None, 100).await.map_err(|e| e.to_string())?;
+    ensure(empty.is_empty(), || "an unknown channel has messages".into())
+}
+
+async fn channel_and_grant_facts_are_listed<S: HistoryStore>(store: &S) -> CheckResult {
+    let relay = relay();
+    let creator = PublicKey::of(&relay);
+    let created =
+        Fact::sign(&relay, FactId::from_parts(6_000, 1), FactBody::Channel { name: channel("conf-listed"), creator });
+    let grant = Fact::sign(
+        &relay,
+        FactId::from_parts(6_000, 2),
+        FactBody::Grant { grantee: creator, privileges: Privileges::OWNER_ALL, issuer: creator },
+    );
+    store.put_facts(&[created.clone(), grant.clone()]).await.map_err(|e| e.to_string())?;
+    let channels = store.channels().await.map_err(|e| e.to_string())?;
+    ensure(channels.contains(&created), || format!("channels: {:?}", ids(&channels)))?;
+    ensure(!channels.contains(&grant), || "a grant is listed as a channel".into())?;
+    let grants = store.grants().await.map_err(|e| e.to_string())?;
+    ensure(grants.contains(&grant) && !grants.contains(&created), || format!("grants: {:?}", ids(&grants)))
+}
+
+async fn presence_is_not_history<S: HistoryStore>(store: &S) -> CheckResult {
+    let relay = relay();
+    let presence = Fact::sign(
+        &relay,
+        FactId::from_parts(7_000, 1),
+        FactBody::Presence {
+            key: PublicKey::of(&relay),
+            name: catalk_proto::DisplayName::new("p").map_err(|e| e.to_string())?,
+            online: true,
+            privileges: Privileges::NONE,
+        },
+    );
+    let new = store.put_facts(std::slice::from_ref(&presence)).await.map_err(|e| e.to_string())?;
+    let back = store.fact(presence.id).await.map_err(|e| e.to_string())?;
+    ensure(new == 0 && back.is_none(), || format!("presence stored: new {new}, found {}", back.is_some()))
+}
+
+/// Runs every check against `store` (which should start empty).
+pub async fn run<S: HistoryStore>(store: &S) -> Report {
+    let mut report = Report::default();
+    let mut record = |name: &str, result: CheckResult| match result {
+        Ok(()) => report.passed += 1,
+        Err(why) => report.failures.push(format!("{name}: {why}")),
+    };
+    record("put_then_get_returns_the_same_fact", put_then_get_returns_the_same_fact(store).await);
+    record("put_is_idempotent", put_is_idempotent(store).await);
+    record("pages_walk_back_in_order", pages_walk_back_in_order(store).await);
+    record("out_of_order_inserts_read_back_sorted", out_of_order_inserts_read_back_sorted(store).await);
+    record("channels_do_not_mix", channels_do_not_mix(store).await);
+    record("channel_and_grant_facts_are_listed", channel_and_grant_facts_are_listed(store).await);
+    record("presence_is_not_history", presence_is_not_history(store).await);
+    report
+}

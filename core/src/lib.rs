@@ -1,0 +1,47 @@
+//! catalk client logic with no IO, shared by the browser client, the virtual
+//! client and the tests.
+//!
+//! - [`ClientSession`]: the sans-IO connection state machine: answers the
+//!   login challenge, re-presents stored facts, verifies every fact the relay
+//!   sends, tracks requests by id and schedules reconnects with backoff.
+//! - [`HistoryStore`]: what a fact store must do, with [`MemoryStore`] and a
+//!   [`conformance`] suite every store implementation runs.
+//!
+//! The core never reads a clock, draws randomness or touches a socket: time
+//! and random numbers are arguments, and the shell moves bytes. A shell's run
+//! loop:
+//!
+//! ```text
+//! loop {
+//!     while let Some(output) = session.poll_output() {
+//!         match output {
+//!             Output::Send(text)      => socket.send(text),
+//!             Output::Persist(facts)  => store.put_facts(&facts).await,
+//!             Output::Event(event)    => ui.show(event),
+//!             Output::Resolve { rid, result } => pending[rid].complete(result),
+//!         }
+//!     }
+//!     select! {
+//!         text = socket.recv()             => session.handle_text(now(), &text),
+//!         ()   = socket.closed()           => session.handle_closed(now(), random()),
+//!         ()   = sleep_until(session.poll_timeout()) => { socket = connect(); session.handle_connected(now()) }
+//!         cmd  = ui.next()                 => session.post(..) / create_channel(..) / ...
+//!     }
+//! }
+//! ```
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+mod backoff;
+pub mod conformance;
+mod memory_store;
+mod present;
+mod session;
+mod store;
+mod view;
+
+pub use backoff::Backoff;
+pub use memory_store::MemoryStore;
+pub use present::facts_to_present;
+pub use session::{ActionError, ClientSession, ConnectionStatus, Event, Output};
+pub use store::{HistoryStore, StoreError};
+pub use view::{MessageView, OnlineView};

@@ -1,0 +1,105 @@
+//! An in-memory [`HistoryStore`], for tests and for clients without storage.
+
+use crate::store::{HistoryStore, StoreError};
+use catalk_proto::{ChannelName, Fact, FactBody, FactId};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+#[derive(Debug, Default)]
+struct Inner {
+    facts: HashMap<FactId, Fact>,
+    by_channel: HashMap<ChannelName, BTreeMap<FactId, ()>>,
+}
+
+/// Facts in memory, indexed by channel.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
+        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    }
+
+    fn of_kind(&self, keep: impl Fn(&FactBody) -> bool) -> Vec<Fact> {
+        self.with(|inner| {
+            let mut facts: Vec<Fact> = inner.facts.values().filter(|f| keep(&f.body)).cloned().collect();
+            facts.sort_by_key(|f| f.id);
+            facts
+        })
+    }
+}
+
+impl HistoryStore for MemoryStore {
+    async fn put_facts(&self, facts: &[Fact]) -> Result<usize, StoreError> {
+        Ok(self.with(|inner| {
+            let mut new = 0;
+            for fact in facts {
+                if matches!(fact.body, FactBody::Presence { .. }) || inner.facts.contains_key(&fact.id) {
+                    continue;
+                }
+                if let FactBody::Message { channel, .. } = &fact.body {
+                    inner.by_channel.entry(channel.clone()).or_default().insert(fact.id, ());
+                }
+                inner.facts.insert(fact.id, fact.clone());
+                new += 1;
+            }
+            new
+        }))
+    }
+
+    async fn fact(&self, id: FactId) -> Result<Option<Fact>, StoreError> {
+        Ok(self.with(|inner| inner.facts.get(&id).cloned()))
+    }
+
+    async fn messages_before(
+        &self,
+        channel: &ChannelName,
+        before: Option<FactId>,
+        limit: usize,
+    ) -> Result<Vec<Fact>, StoreError> {
+        Ok(self.with(|inner| {
+            let Some(ids) = inner.by_channel.get(channel) else { return Vec::new() };
+            let range = match before {
+                Some(before) => ids.range(..before),
+                None => ids.range(..),
+            };
+            let mut page: Vec<Fact> =
+                range.rev().take(limit).filter_map(|(id, ())| inner.facts.get(id).cloned()).collect();
+            page.reverse();
+            page
+        }))
+    }
+
+    async fn channels(&self) -> Result<Vec<Fact>, StoreError> {
+        Ok(self.of_kind(|b| matches!(b, FactBody::Channel { .. })))
+    }
+
+    async fn grants(&self) -> Result<Vec<Fact>, StoreError> {
+        Ok(self.of_kind(|b| matches!(b, FactBody::Grant { .. })))
+    }
+
+    async fn count_messages(&self, channel: &ChannelName) -> Result<usize, StoreError> {
+        Ok(self.with(|inner| inner.by_channel.get(channel).map_or(0, BTreeMap::len)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_store_passes_the_conformance_suite() {
+        let store = MemoryStore::new();
+        let report = futures_executor::block_on(crate::conformance::run(&store));
+        assert!(report.failures.is_empty(), "{:#?}", report.failures);
+        assert!(report.passed >= 7, "{report:?}");
+    }
+}

@@ -1,0 +1,549 @@
+//! The client's connection state machine (sans-IO).
+
+use crate::backoff::Backoff;
+use crate::present::{PRESENT_BUDGET_BYTES, PRESENT_BUDGET_FACTS, batches};
+use crate::view::{MessageView, OnlineView};
+use catalk_proto::{
+    ChannelName, ClientFrame, DisplayName, DraftId, ErrorCode, Fact, FactBody, FactId, LoginFrame, PostFrame,
+    Privileges, PublicKey, ServerFrame, sign_login, sign_post, validate_body,
+};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+/// Milliseconds between pings while connected (keeps proxies from closing an idle socket).
+const PING_EVERY_MS: u64 = 25_000;
+
+/// The state of the connection as a UI shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionStatus {
+    /// Not started, or stopped.
+    Offline,
+    /// Opening the socket or logging in.
+    Connecting,
+    /// Logged in.
+    Connected,
+    /// Waiting to retry after a drop.
+    Reconnecting,
+}
+
+/// Why an action failed: the relay's error code, or `offline` / `invalid` from the client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ActionError {
+    /// Stable code (`docs/protocol.md` error codes, plus `offline`, `invalid`).
+    pub code: String,
+    /// Human-readable detail.
+    pub message: String,
+}
+
+impl ActionError {
+    fn new(code: &str, message: impl Into<String>) -> Self {
+        Self { code: code.to_owned(), message: message.into() }
+    }
+}
+
+/// A channel as a UI lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChannelView {
+    /// Channel fact id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Creator key.
+    pub creator: String,
+}
+
+/// Something the UI should know.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Event {
+    /// The connection state changed.
+    Status {
+        /// The new state.
+        status: ConnectionStatus,
+        /// Milliseconds until the next attempt, while reconnecting.
+        #[serde(rename = "retryInMs", skip_serializing_if = "Option::is_none")]
+        retry_in_ms: Option<u64>,
+    },
+    /// Logged in.
+    Ready {
+        /// This client's key.
+        key: String,
+        /// Its privileges.
+        privileges: Privileges,
+    },
+    /// The channel list changed.
+    Channels {
+        /// All channels, `general` first then by name.
+        channels: Vec<ChannelView>,
+    },
+    /// Who is online changed.
+    Presence {
+        /// Everyone online.
+        online: Vec<OnlineView>,
+    },
+    /// This key's privileges changed.
+    Privileges {
+        /// The new privileges.
+        privileges: Privileges,
+    },
+    /// A new verified message.
+    Message {
+        /// The message.
+        message: MessageView,
+    },
+    /// A fact or frame from the relay was dropped.
+    Dropped {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// What the shell must do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Output {
+    /// Open a websocket to the relay, then call [`ClientSession::handle_connected`].
+    Connect,
+    /// Close the websocket (then call [`ClientSession::handle_closed`]).
+    Disconnect,
+    /// Send this text frame.
+    Send(String),
+    /// Store these verified facts.
+    Persist(Vec<Fact>),
+    /// Tell the UI.
+    Event(Event),
+    /// The request `rid` finished.
+    Resolve {
+        /// The request id returned when the action was started.
+        rid: u64,
+        /// The produced fact id, or why it failed.
+        result: Result<Option<FactId>, ActionError>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Stopped,
+    /// Waiting until `at` to reconnect.
+    Waiting {
+        at: u64,
+    },
+    AwaitChallenge,
+    AwaitWelcome {
+        rid: u64,
+    },
+    Ready,
+}
+
+/// One client's session with a relay: login, live facts, requests, reconnects.
+pub struct ClientSession {
+    key: ed25519_dalek::SigningKey,
+    public: PublicKey,
+    name: DisplayName,
+    phase: Phase,
+    relay: Option<PublicKey>,
+    trusted: Vec<PublicKey>,
+    privileges: Privileges,
+    channels: BTreeMap<ChannelName, Fact>,
+    online: BTreeMap<PublicKey, OnlineView>,
+    next_rid: u64,
+    pending: HashMap<u64, ()>,
+    present: Vec<Fact>,
+    later_present: Vec<Vec<Fact>>,
+    outputs: VecDeque<Output>,
+    backoff: Backoff,
+    next_ping_at: u64,
+}
+
+impl std::fmt::Debug for ClientSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientSession").field("key", &self.public).field("phase", &self.phase).finish_non_exhaustive()
+    }
+}
+
+impl ClientSession {
+    /// A stopped session for `key`, announcing `name`.
+    pub fn new(key: ed25519_dalek::SigningKey, name: DisplayName) -> Self {
+        let public = PublicKey::of(&key);
+        Self {
+            key,
+            public,
+            name,
+            phase: Phase::Stopped,
+            relay: None,
+            trusted: Vec::new(),
+            privileges: Privileges::NONE,
+            channels: BTreeMap::new(),
+            online: BTreeMap::new(),
+            next_rid: 1,
+            pending: HashMap::new(),
+            present: Vec::new(),
+            later_present: Vec::new(),
+            outputs: VecDeque::new(),
+            backoff: Backoff::default(),
+            next_ping_at: u64::MAX,
+        }
+    }
+
+    /// This client's public key.
+    pub fn public_key(&self) -> PublicKey {
+        self.public
+    }
+
+    /// The connection state.
+    pub fn status(&self) -> ConnectionStatus {
+        match self.phase {
+            Phase::Stopped => ConnectionStatus::Offline,
+            Phase::Waiting { .. } => ConnectionStatus::Reconnecting,
+            Phase::AwaitChallenge | Phase::AwaitWelcome { .. } => ConnectionStatus::Connecting,
+            Phase::Ready => ConnectionStatus::Connected,
+        }
+    }
+
+    /// Privileges from the last welcome or presence.
+    pub fn privileges(&self) -> Privileges {
+        self.privileges
+    }
+
+    /// Channels known from the relay and the store.
+    pub fn channel_views(&self) -> Vec<ChannelView> {
+        let mut views: Vec<ChannelView> = self
+            .channels
+            .iter()
+            .map(|(name, fact)| ChannelView {
+                id: fact.id.to_string(),
+                name: name.to_string(),
+                creator: match &fact.body {
+                    FactBody::Channel { creator, .. } => creator.to_string(),
+                    _ => String::new(),
+                },
+            })
+            .collect();
+        views.sort_by_key(|v| (v.name != catalk_proto::DEFAULT_CHANNEL, v.name.clone()));
+        views
+    }
+
+    /// Who is online.
+    pub fn online_views(&self) -> Vec<OnlineView> {
+        self.online.values().cloned().collect()
+    }
+
+    /// Keys that may sign facts this client accepts.
+    pub fn trusted(&self) -> &[PublicKey] {
+        &self.trusted
+    }
+
+    /// Adds channel facts from the store (already verified when stored).
+    pub fn load_channels(&mut self, channels: &[Fact]) {
+        for fact in channels {
+            if let FactBody::Channel { name, .. } = &fact.body {
+                self.channels.entry(name.clone()).or_insert_with(|| fact.clone());
+            }
+        }
+        self.push_event(Event::Channels { channels: self.channel_views() });
+    }
+
+    /// Facts to re-present at the next login (see [`crate::facts_to_present`]).
+    pub fn set_present(&mut self, facts: Vec<Fact>) {
+        self.present = facts;
+    }
+
+    /// Changes the display name; takes effect by reconnecting.
+    pub fn set_name(&mut self, now: u64, name: DisplayName) {
+        self.name = name;
+        if matches!(self.phase, Phase::Ready | Phase::AwaitChallenge | Phase::AwaitWelcome { .. }) {
+            self.outputs.push_back(Output::Disconnect);
+        } else {
+            self.start(now);
+        }
+    }
+
+    /// Starts connecting (no-op when already connected or connecting).
+    pub fn start(&mut self, _now: u64) {
+        if matches!(self.phase, Phase::Stopped | Phase::Waiting { .. }) {
+            self.phase = Phase::AwaitChallenge;
+            self.outputs.push_back(Output::Connect);
+            self.push_status(None);
+        }
+    }
+
+    /// The socket is open; the challenge comes next.
+    pub fn handle_connected(&mut self, _now: u64) {
+        self.phase = Phase::AwaitChallenge;
+    }
+
+    /// The socket closed or failed to open. `random` in [0, 1) sets the backoff jitter.
+    pub fn handle_closed(&mut self, now: u64, random: f64) {
+        if self.phase == Phase::Stopped {
+            return;
+        }
+        for rid in std::mem::take(&mut self.pending).into_keys() {
+            self.outputs.push_back(Output::Resolve {
+                rid,
+                result: Err(ActionError::new("offline", "the connection closed before the relay answered")),
+            });
+        }
+        let delay = self.backoff.next_delay(random);
+        self.phase = Phase::Waiting { at: now + delay };
+        self.next_ping_at = u64::MAX;
+        if !self.online.is_empty() {
+            self.online.clear();
+            self.push_event(Event::Presence { online: Vec::new() });
+        }
+        self.push_status(Some(delay));
+    }
+
+    /// Stops for good (no reconnect).
+    pub fn stop(&mut self) {
+        if matches!(self.phase, Phase::AwaitChallenge | Phase::AwaitWelcome { .. } | Phase::Ready) {
+            self.outputs.push_back(Output::Disconnect);
+        }
+        self.phase = Phase::Stopped;
+        self.push_status(None);
+    }
+
+    /// When [`ClientSession::handle_timeout`] should next be called.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        match self.phase {
+            Phase::Waiting { at } => Some(at),
+            Phase::Ready => Some(self.next_ping_at),
+            _ => None,
+        }
+    }
+
+    /// Time passed: reconnect or ping when due.
+    pub fn handle_timeout(&mut self, now: u64) {
+        match self.phase {
+            Phase::Waiting { at } if now >= at => {
+                self.phase = Phase::AwaitChallenge;
+                self.outputs.push_back(Output::Connect);
+                self.push_status(None);
+            }
+            Phase::Ready if now >= self.next_ping_at => {
+                let rid = self.rid();
+                self.send(&ClientFrame::Ping { rid });
+                self.next_ping_at = now + PING_EVERY_MS;
+            }
+            _ => {}
+        }
+    }
+
+    /// The next thing the shell must do.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// A text frame from the relay.
+    pub fn handle_text(&mut self, now: u64, text: &str) {
+        let frame = match serde_json::from_str::<ServerFrame>(text) {
+            Ok(frame) => frame,
+            Err(err) => {
+                self.push_event(Event::Dropped { reason: format!("undecodable frame: {err}") });
+                return;
+            }
+        };
+        match frame {
+            ServerFrame::Challenge { nonce, relay, .. } => self.answer_challenge(nonce, relay),
+            ServerFrame::Welcome(welcome) => self.welcome(now, *welcome),
+            ServerFrame::Fact { fact } => self.live_fact(fact),
+            ServerFrame::Ack { rid, id, .. } => self.resolve(rid, Ok(id)),
+            ServerFrame::Error { rid, code, message } => self.error(rid, code, message),
+            // Signals feed peer-to-peer history; this session has no use for them yet.
+            ServerFrame::Signal { .. } => {}
+            _ => {}
+        }
+    }
+
+    fn answer_challenge(&mut self, nonce: catalk_proto::Nonce, relay: PublicKey) {
+        if self.phase != Phase::AwaitChallenge {
+            self.push_event(Event::Dropped { reason: "unexpected challenge".into() });
+            return;
+        }
+        self.relay = Some(relay);
+        if !self.trusted.contains(&relay) {
+            self.trusted.insert(0, relay);
+        }
+        let mut batches = batches(self.present.clone(), PRESENT_BUDGET_BYTES, PRESENT_BUDGET_FACTS).into_iter();
+        let facts = batches.next().unwrap_or_default();
+        self.later_present = batches.collect();
+        let (key, sig) = sign_login(&self.key, &nonce, &relay);
+        let rid = self.rid();
+        self.phase = Phase::AwaitWelcome { rid };
+        self.send(&ClientFrame::Login(LoginFrame { rid, nonce, key, sig, name: self.name.to_string(), facts }));
+    }
+
+    fn welcome(&mut self, now: u64, welcome: catalk_proto::WelcomeFrame) {
+        if !matches!(self.phase, Phase::AwaitWelcome { rid } if rid == welcome.rid) {
+            self.push_event(Event::Dropped { reason: "unexpected welcome".into() });
+            return;
+        }
+        for key in &welcome.trusted {
+            if !self.trusted.contains(key) {
+                self.trusted.push(*key);
+            }
+        }
+        let mut verified = Vec::new();
+        for fact in std::iter::once(welcome.epoch).chain(welcome.channels).chain(welcome.grant) {
+            if self.verified(&fact) {
+                verified.push(fact);
+            }
+        }
+        self.online.clear();
+        for fact in welcome.online {
+            if self.verified(&fact) {
+                self.note_presence(&fact);
+            }
+        }
+        for fact in &verified {
+            if let FactBody::Channel { name, .. } = &fact.body {
+                self.channels.insert(name.clone(), fact.clone());
+            }
+        }
+        self.phase = Phase::Ready;
+        self.backoff.reset();
+        self.next_ping_at = now + PING_EVERY_MS;
+        self.privileges = welcome.privileges;
+        self.outputs.push_back(Output::Persist(verified));
+        for facts in std::mem::take(&mut self.later_present) {
+            let rid = self.rid();
+            self.send(&ClientFrame::Present { rid, facts });
+        }
+        self.push_status(None);
+        self.push_event(Event::Ready { key: self.public.to_string(), privileges: self.privileges });
+        self.push_event(Event::Channels { channels: self.channel_views() });
+        self.push_event(Event::Presence { online: self.online_views() });
+    }
+
+    fn verified(&mut self, fact: &Fact) -> bool {
+        match fact.verify(|k| self.trusted.contains(k)) {
+            Ok(()) => true,
+            Err(err) => {
+                self.push_event(Event::Dropped { reason: err.to_string() });
+                false
+            }
+        }
+    }
+
+    fn note_presence(&mut self, fact: &Fact) {
+        if let FactBody::Presence { key, name, online, privileges } = &fact.body {
+            if *online {
+                self.online.insert(*key, OnlineView::new(key, name.as_str(), *privileges));
+            } else {
+                self.online.remove(key);
+            }
+            if *key == self.public && *online && *privileges != self.privileges {
+                self.privileges = *privileges;
+                self.push_event(Event::Privileges { privileges: self.privileges });
+            }
+        }
+    }
+
+    fn live_fact(&mut self, fact: Fact) {
+        if self.phase != Phase::Ready || !self.verified(&fact) {
+            return;
+        }
+        match &fact.body {
+            FactBody::Presence { .. } => {
+                self.note_presence(&fact);
+                self.push_event(Event::Presence { online: self.online_views() });
+                return;
+            }
+            FactBody::Channel { name, .. } => {
+                let newer_copy = self.channels.get(name).is_some_and(|held| held.id <= fact.id);
+                if !newer_copy {
+                    self.channels.insert(name.clone(), fact.clone());
+                }
+                self.outputs.push_back(Output::Persist(vec![fact.clone()]));
+                self.push_event(Event::Channels { channels: self.channel_views() });
+                return;
+            }
+            _ => {}
+        }
+        let message = MessageView::of(&fact);
+        self.outputs.push_back(Output::Persist(vec![fact]));
+        if let Some(message) = message {
+            self.push_event(Event::Message { message });
+        }
+    }
+
+    fn resolve(&mut self, rid: u64, result: Result<Option<FactId>, ActionError>) {
+        if self.pending.remove(&rid).is_some() {
+            self.outputs.push_back(Output::Resolve { rid, result });
+        }
+    }
+
+    fn error(&mut self, rid: Option<u64>, code: ErrorCode, message: String) {
+        match rid {
+            Some(rid) if self.pending.contains_key(&rid) => {
+                self.resolve(rid, Err(ActionError::new(code.as_str(), message)));
+            }
+            // The status change that follows the close tells the UI; nothing was dropped.
+            _ if code == ErrorCode::ShuttingDown => {}
+            _ => self.push_event(Event::Dropped { reason: format!("relay error {code}: {message}") }),
+        }
+    }
+
+    fn rid(&mut self) -> u64 {
+        let rid = self.next_rid;
+        self.next_rid += 1;
+        rid
+    }
+
+    fn send(&mut self, frame: &ClientFrame) {
+        if let Ok(text) = serde_json::to_string(frame) {
+            self.outputs.push_back(Output::Send(text));
+        }
+    }
+
+    fn push_event(&mut self, event: Event) {
+        self.outputs.push_back(Output::Event(event));
+    }
+
+    fn push_status(&mut self, retry_in_ms: Option<u64>) {
+        self.push_event(Event::Status { status: self.status(), retry_in_ms });
+    }
+
+    fn request(&mut self, frame: impl FnOnce(u64) -> ClientFrame) -> Result<u64, ActionError> {
+        if self.phase != Phase::Ready {
+            return Err(ActionError::new("offline", "not connected to the relay"));
+        }
+        let rid = self.rid();
+        self.pending.insert(rid, ());
+        self.send(&frame(rid));
+        Ok(rid)
+    }
+
+    /// Posts `text` to `channel`; `draft` must be fresh (a ULID from the shell's clock and randomness).
+    pub fn post(&mut self, channel: &str, text: &str, draft: DraftId) -> Result<u64, ActionError> {
+        let channel_name = ChannelName::new(channel).map_err(|e| ActionError::new("invalid", e.to_string()))?;
+        validate_body(text, catalk_proto::Limits::default().max_body_bytes)
+            .map_err(|e| ActionError::new("invalid", e.to_string()))?;
+        let relay = self.relay.ok_or_else(|| ActionError::new("offline", "not connected to the relay"))?;
+        let sig = sign_post(&self.key, &relay, &channel_name, &draft, text);
+        self.request(|rid| {
+            ClientFrame::Post(PostFrame { rid, channel: channel.to_owned(), draft, text: text.to_owned(), sig })
+        })
+    }
+
+    /// Creates a channel.
+    pub fn create_channel(&mut self, name: &str) -> Result<u64, ActionError> {
+        ChannelName::new(name).map_err(|e| ActionError::new("invalid", e.to_string()))?;
+        self.request(|rid| ClientFrame::CreateChannel { rid, name: name.to_owned() })
+    }
+
+    /// Claims ownership with a one-time token.
+    pub fn claim(&mut self, token: &str) -> Result<u64, ActionError> {
+        self.request(|rid| ClientFrame::Claim { rid, token: token.to_owned() })
+    }
+
+    /// Sets another key's privileges (owners only).
+    pub fn grant(&mut self, key: PublicKey, privileges: Privileges) -> Result<u64, ActionError> {
+        self.request(|rid| ClientFrame::Grant { rid, key, privileges })
+    }
+}
+
+#[cfg(test)]
+mod tests;

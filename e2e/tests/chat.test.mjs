@@ -1,0 +1,122 @@
+// The browser client end to end: real relay, real Chromium, real IndexedDB.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import {
+  Relay, launchBrowser, newUser, onboard, waitConnected, send, waitForMessage, messageTexts, shot,
+} from "./harness.mjs";
+
+let browser;
+before(async () => {
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+});
+
+test("the history store passes the conformance suite in IndexedDB", async () => {
+  const relay = await new Relay().start();
+  try {
+    const { page } = await newUser(browser, relay);
+    const report = await page.evaluate(async () => {
+      const module = await import("/pkg/catalk_client.js");
+      await module.default();
+      return module.storeSelfTest();
+    });
+    assert.deepEqual(report.failures, []);
+    assert.ok(report.passed >= 7, `passed ${report.passed}`);
+  } finally {
+    await relay.stop();
+  }
+});
+
+test("two people chat, create a channel, survive reloads and relay restarts", async () => {
+  const relay = await new Relay().start();
+  try {
+    // Ada opens the claim link and becomes owner; Bob is a newcomer.
+    const ada = await newUser(browser, relay, { hash: `#claim=${relay.claimToken}` });
+    await onboard(ada.page, "Ada");
+    const bob = await newUser(browser, relay);
+    await onboard(bob.page, "Bob");
+
+    for (const { page } of [ada, bob]) {
+      await page.waitForFunction(() => document.querySelectorAll("[data-testid=presence]").length === 2);
+    }
+    await shot(ada.page, "01-both-online");
+
+    // Both ways in general.
+    await send(ada.page, "hello Bob");
+    await waitForMessage(bob.page, "hello Bob");
+    await send(bob.page, "hi Ada, how are you?");
+    await waitForMessage(ada.page, "hi Ada, how are you?");
+    const authors = await bob.page.$$eval("[data-testid=message]", (ms) => ms.map((m) => m.dataset.author));
+    assert.equal(new Set(authors).size, 2, "two distinct authors");
+    const ids = await bob.page.$$eval("[data-testid=message]", (ms) => ms.map((m) => m.dataset.id));
+    assert.ok(ids.every((id) => /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/.test(id)), `ULID ids: ${ids}`);
+    await shot(bob.page, "02-chat-general");
+
+    // The owner creates a channel; Bob sees it and they talk there.
+    await ada.page.waitForSelector("[data-testid=new-channel]", { timeout: 10_000 });
+    await ada.page.click("[data-testid=new-channel]");
+    await ada.page.fill("[data-testid=new-channel-name]", "design");
+    await ada.page.press("[data-testid=new-channel-name]", "Enter");
+    await bob.page.waitForSelector("[data-testid=channel][data-name=design]");
+    await bob.page.click("[data-testid=channel][data-name=design]");
+    await send(bob.page, "first in #design");
+    await ada.page.click("[data-testid=channel][data-name=design]");
+    await waitForMessage(ada.page, "first in #design");
+    await shot(ada.page, "03-design-channel");
+
+    // Hostile bodies render as text.
+    await ada.page.click("[data-testid=channel][data-name=general]");
+    await bob.page.click("[data-testid=channel][data-name=general]");
+    const hostile = `<img src=x onerror="window.__pwned=1"><b>bold</b> \u202Eevil\u202C zero\u200Bwidth ${"W".repeat(3000)}`;
+    await send(bob.page, hostile);
+    await waitForMessage(ada.page, "<img src=x");
+    const pwned = await ada.page.evaluate(() => window.__pwned === 1 || document.querySelector("[data-testid=message] img, [data-testid=message] b") !== null);
+    assert.equal(pwned, false, "markup was not interpreted");
+    const overflow = await ada.page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1);
+    assert.ok(overflow, "a huge unbroken string does not widen the page");
+    await shot(ada.page, "04-hostile-body");
+
+    // Reload with the relay restarted in between: history now comes only from IndexedDB.
+    await relay.restart();
+    await bob.page.reload();
+    await waitForMessage(bob.page, "hello Bob");
+    await waitForMessage(bob.page, "hi Ada, how are you?");
+    await waitConnected(bob.page);
+    await shot(bob.page, "05-after-reload-and-restart");
+
+    // Ada did not reload: she reconnects by herself and the two chat on.
+    await waitConnected(ada.page, 40_000);
+    await send(ada.page, "still here after the restart");
+    await waitForMessage(bob.page, "still here after the restart");
+    await relay.restart();
+    await waitConnected(ada.page, 40_000);
+    await waitConnected(bob.page, 40_000);
+    await send(bob.page, "and after another one");
+    await waitForMessage(ada.page, "and after another one");
+
+    // The channel created before the restarts is still there (re-presented by the clients).
+    await bob.page.waitForSelector("[data-testid=channel][data-name=design]");
+    const texts = await messageTexts(ada.page);
+    assert.ok(texts.some((t) => t.includes("hello Bob")), "old history still shown");
+    await shot(ada.page, "06-chat-after-restarts");
+  } finally {
+    await relay.stop();
+  }
+});
+
+test("the app is usable on a phone-sized screen", async () => {
+  const relay = await new Relay(["--no-claim"]).start();
+  try {
+    const { page } = await newUser(browser, relay, { viewport: { width: 390, height: 844 } });
+    await onboard(page, "Phone");
+    await send(page, "typed on a phone");
+    await waitForMessage(page, "typed on a phone");
+    const fits = await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1);
+    assert.ok(fits, "no horizontal scrolling");
+    await shot(page, "07-phone");
+  } finally {
+    await relay.stop();
+  }
+});

@@ -1,0 +1,282 @@
+// messages.js — the selected channel's message list: loads the newest page, pages older history in
+// as the user scrolls up (keeping the scroll position), keeps at most MAX_ROWS rows in the DOM
+// (dropping far-off pages and bringing them back on the way down), appends live messages, and
+// sticks to the bottom only when the user is already there (else shows a "new messages" pill).
+import { $, h } from "./dom.js";
+import { errorText } from "./errors.js";
+import { messageRow, relayout, refreshDayLabels, refreshNames as refreshRowNames } from "./render.js";
+
+const PAGE = 50;
+const MAX_ROWS = 300;
+const EDGE_PX = 800; // start loading when this close to either end
+const BOTTOM_PX = 48; // "at the bottom" tolerance
+
+let client, scroller, items, top, pill, pillText;
+let myKey = null;
+let view = null; // state of the channel on screen, replaced on every switch
+let stick = true; // was the list scrolled to the bottom at the last scroll event?
+const rowMsg = new WeakMap(); // row element -> message object (to stash dropped rows)
+
+export function initMessages(c) {
+  client = c;
+  scroller = $("#messages");
+  items = $("#message-items");
+  top = $("#history-top");
+  pill = $("#new-pill");
+  pillText = $("#new-pill-text");
+  let raf = 0;
+  scroller.addEventListener("scroll", () => {
+    if (!raf) raf = requestAnimationFrame(() => { raf = 0; check(); });
+  }, { passive: true });
+  pill.addEventListener("click", jumpToLatest);
+  // Keep the bottom in view when the list resizes (composer grows, keyboard opens, window resizes).
+  new ResizeObserver(() => { if (stick) toBottom(); }).observe(scroller);
+  setInterval(() => refreshDayLabels(items), 60_000);
+}
+
+export function setMyKey(key) { myKey = key; }
+export const currentChannel = () => view?.channel ?? null;
+
+/** Shows a channel: its newest page, scrolled to the bottom. */
+export async function showChannel(channel) {
+  const v = {
+    channel, hasOlder: true, hasNewer: false, stash: [], ids: new Set(),
+    busy: false, loading: true, pending: [], unseen: 0, error: null,
+  };
+  view = v;
+  items.replaceChildren();
+  scroller.setAttribute("aria-label", `Messages in #${channel}`);
+  scroller.setAttribute("aria-busy", "true");
+  hidePill();
+  paintTop();
+  let page = [];
+  try {
+    page = await client.latest(channel, PAGE);
+  } catch (err) {
+    if (view !== v) return;
+    v.error = `Couldn't load the history on this device: ${errorText(err)}`;
+  }
+  if (view !== v) return;
+  v.hasOlder = page.length >= PAGE;
+  v.loading = false;
+  addRows([...page, ...v.pending]);
+  v.pending = [];
+  scroller.removeAttribute("aria-busy");
+  paintTop();
+  toBottom();
+  stick = true;
+  check();
+}
+
+/** A live message from the client. Returns true when it is for the channel on screen. */
+export function onLiveMessage(m) {
+  const v = view;
+  if (!v || m.channel !== v.channel) return false;
+  if (v.loading) { v.pending.push(m); return true; }
+  if (v.ids.has(m.id)) return true;
+  const mine = m.author === myKey;
+  if (v.hasNewer) {
+    // The newest rows aren't in the DOM; don't open a gap. Mine: jump there. Others: count them.
+    if (mine) { jumpToLatest(); return true; }
+    if (typeof client.after !== "function") stashInsert(v, m);
+    v.unseen += 1;
+    showPill();
+    return true;
+  }
+  const wasAtBottom = atBottom();
+  const wasEmpty = rows().length === 0;
+  addRows([m]);
+  if (wasEmpty) paintTop(); // "No messages yet" no longer holds
+  if (wasAtBottom || mine) {
+    toBottom();
+    trimTop();
+  } else {
+    v.unseen += 1;
+    showPill();
+  }
+  return true;
+}
+
+/** Inserts messages in id order (ULID text order = time order), skipping ones already shown. */
+function addRows(msgs) {
+  const v = view;
+  const fresh = msgs.filter((m) => m && m.channel === v.channel && !v.ids.has(m.id))
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  for (const m of fresh) {
+    const first = items.querySelector(".msg");
+    if (first && m.id < first.dataset.id && v.hasOlder) continue; // belongs to a page not loaded yet
+    v.ids.add(m.id);
+    const row = messageRow(client, m, myKey);
+    rowMsg.set(row, m);
+    let after = items.lastElementChild;
+    while (after && (!after.classList.contains("msg") || after.dataset.id > m.id)) after = after.previousElementSibling;
+    if (after) after.after(row);
+    else items.prepend(row);
+  }
+  relayout(items);
+}
+
+function rows() { return items.getElementsByClassName("msg"); }
+
+function removeRow(row) {
+  view.ids.delete(row.dataset.id);
+  row.remove();
+}
+
+async function loadOlder() {
+  const v = view;
+  if (!v || v.loading || v.busy || !v.hasOlder) return;
+  const first = rows()[0];
+  if (!first) { v.hasOlder = false; paintTop(); return; }
+  v.busy = true;
+  paintTop();
+  let page = [];
+  try {
+    page = await client.before(v.channel, first.dataset.id, PAGE);
+  } catch (err) {
+    console.warn("catalk: loading older messages failed", err);
+  }
+  if (view !== v) return;
+  v.hasOlder = page.length >= PAGE;
+  const height = scroller.scrollHeight;
+  const y = scroller.scrollTop;
+  const frag = document.createDocumentFragment();
+  for (const m of page) {
+    if (v.ids.has(m.id)) continue;
+    v.ids.add(m.id);
+    const row = messageRow(client, m, myKey);
+    rowMsg.set(row, m);
+    frag.append(row);
+  }
+  items.prepend(frag);
+  relayout(items);
+  v.busy = false;
+  paintTop();
+  scroller.scrollTop = y + (scroller.scrollHeight - height); // keep what the user looks at in place
+  trimBottom();
+  requestAnimationFrame(check);
+}
+
+async function loadNewer() {
+  const v = view;
+  if (!v || v.loading || v.busy || !v.hasNewer) return;
+  const list = rows();
+  const last = list[list.length - 1];
+  v.busy = true;
+  let page;
+  if (typeof client.after === "function") {
+    try { page = await client.after(v.channel, last.dataset.id, PAGE); } catch { page = []; }
+    if (view !== v) return;
+    v.hasNewer = page.length >= PAGE;
+  } else {
+    page = v.stash.splice(0, PAGE);
+    v.hasNewer = v.stash.length > 0;
+  }
+  addRows(page);
+  v.busy = false;
+  trimTop();
+  if (!v.hasNewer && atBottom()) hidePill();
+  requestAnimationFrame(check);
+}
+
+/** Too many rows after paging up: drop the newest ones (kept in the stash unless the client has after()). */
+function trimBottom() {
+  const list = rows();
+  const excess = list.length - MAX_ROWS;
+  if (excess <= 0) return;
+  const dropped = [];
+  for (let i = 0; i < excess; i++) {
+    const row = list[list.length - 1];
+    dropped.unshift(rowMsg.get(row));
+    removeRow(row);
+  }
+  relayout(items);
+  if (typeof client.after !== "function") view.stash = dropped.concat(view.stash);
+  view.hasNewer = true;
+}
+
+/** Too many rows after paging down or live messages: drop the oldest ones, keeping the view still. */
+function trimTop() {
+  const list = rows();
+  const excess = list.length - MAX_ROWS;
+  if (excess <= 0) return;
+  const height = scroller.scrollHeight;
+  const y = scroller.scrollTop;
+  for (let i = 0; i < excess; i++) removeRow(list[0]);
+  relayout(items);
+  view.hasOlder = true;
+  paintTop();
+  scroller.scrollTop = y - (height - scroller.scrollHeight);
+}
+
+function stashInsert(v, m) {
+  if (v.stash.some((x) => x.id === m.id)) return;
+  let i = v.stash.length;
+  while (i > 0 && v.stash[i - 1].id > m.id) i--;
+  v.stash.splice(i, 0, m);
+}
+
+/** Runs after scrolling: loads pages near the edges, tracks "at bottom", hides the pill. */
+function check() {
+  if (!view || view.loading) return;
+  const { scrollTop, scrollHeight, clientHeight } = scroller;
+  const fromBottom = scrollHeight - scrollTop - clientHeight;
+  stick = fromBottom < BOTTOM_PX && !view.hasNewer;
+  if (stick) {
+    view.unseen = 0;
+    hidePill();
+    if (rows().length > MAX_ROWS) trimTop();
+  }
+  if (scrollTop < EDGE_PX) loadOlder();
+  else if (fromBottom < EDGE_PX) loadNewer();
+}
+
+function atBottom() {
+  return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < BOTTOM_PX;
+}
+
+function toBottom() {
+  scroller.scrollTop = scroller.scrollHeight;
+}
+
+/** Goes to the newest message, reloading the newest page when it isn't in the DOM. */
+function jumpToLatest() {
+  if (!view) return;
+  if (view.hasNewer) { showChannel(view.channel); return; }
+  view.unseen = 0;
+  hidePill();
+  scroller.scrollTo({ top: scroller.scrollHeight, behavior: matchMedia("(prefers-reduced-motion: reduce)").matches ? "auto" : "smooth" });
+}
+
+function showPill() {
+  const n = view.unseen;
+  pillText.textContent = n > 1 ? `${n} new messages` : n === 1 ? "1 new message" : "Jump to latest";
+  pill.hidden = false;
+}
+
+function hidePill() { pill.hidden = true; }
+
+/** The area above the first row: a spinner while paging, or the start-of-channel intro. */
+function paintTop() {
+  const v = view;
+  if (!v) return;
+  if (v.error) {
+    top.replaceChildren(h("p", { class: "error-text history-error", text: v.error }));
+  } else if (v.loading || (v.busy && v.hasOlder)) {
+    top.replaceChildren(h("div", { class: "loading-older" }, h("span", { class: "spinner", "aria-hidden": "true" }), "Loading messages…"));
+  } else if (!v.hasOlder) {
+    const empty = rows().length === 0;
+    top.replaceChildren(h("div", { class: "channel-intro" },
+      h("div", { class: "intro-hash", "aria-hidden": "true" }, "#"),
+      h("h2", { text: `Welcome to #${v.channel}` }),
+      h("p", { class: "muted", text: empty ? "No messages yet. Say hello!" : `This is the very beginning of #${v.channel}.` })));
+  } else {
+    top.replaceChildren(h("div", { class: "older-spacer" }));
+  }
+}
+
+/** Names may arrive after rows were drawn (presence); refresh them in place. */
+export function refreshNames() { refreshRowNames(client, items); }
+
+/** Scrolls the list to the bottom, e.g. after the user sends a message. */
+export function scrollToLatest() { jumpToLatest(); }
