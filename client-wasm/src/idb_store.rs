@@ -33,6 +33,27 @@ fn backend(err: impl std::fmt::Debug) -> StoreError {
     if text.contains("QuotaExceeded") { StoreError::QuotaExceeded } else { StoreError::Backend(text) }
 }
 
+/// Maps an `idb` error, looking inside for the DOMException name browsers use for a full quota.
+fn idb_error(err: idb::Error) -> StoreError {
+    let name = match &err {
+        idb::Error::DomException(e) => Some(e.name()),
+        other => format!("{other:?}").contains("QuotaExceeded").then(|| "QuotaExceededError".to_owned()),
+    };
+    match name.as_deref() {
+        Some("QuotaExceededError") => StoreError::QuotaExceeded,
+        _ => StoreError::Backend(err.to_string()),
+    }
+}
+
+/// Why a transaction that did not commit was aborted.
+fn aborted(error: Option<web_sys::DomException>) -> StoreError {
+    match error {
+        Some(e) if e.name() == "QuotaExceededError" => StoreError::QuotaExceeded,
+        Some(e) => StoreError::Backend(format!("transaction aborted: {}: {}", e.name(), e.message())),
+        None => StoreError::Backend("transaction aborted".into()),
+    }
+}
+
 fn kind_name(body: &FactBody) -> &'static str {
     match body {
         FactBody::Epoch {} => "epoch",
@@ -122,10 +143,9 @@ impl IdbStore {
         let tx = self.db.transaction(&[store_name], TransactionMode::ReadWrite).map_err(backend)?;
         let store = tx.object_store(store_name).map_err(backend)?;
         for (value, key) in values {
-            store.put(value, key.as_ref()).map_err(backend)?;
+            store.put(value, key.as_ref()).map_err(idb_error)?;
         }
-        let result = tx.commit().map_err(backend)?.await.map_err(backend)?;
-        if result.is_committed() { Ok(()) } else { Err(StoreError::Backend("transaction aborted".into())) }
+        commit(tx).await
     }
 
     /// Stores `value` under `key` in the meta store.
@@ -170,6 +190,20 @@ impl IdbStore {
     }
 }
 
+/// Commits `tx` and reports why it did not, if it did not.
+async fn commit(tx: idb::Transaction) -> Result<(), StoreError> {
+    let raw: web_sys::IdbTransaction = tx.into();
+    let result = idb::Transaction::from(raw.clone()).commit().map_err(idb_error)?.await;
+    match result {
+        Ok(r) if r.is_committed() => Ok(()),
+        Ok(_) => Err(aborted(raw.error())),
+        Err(err) => Err(match raw.error() {
+            Some(e) => aborted(Some(e)),
+            None => idb_error(err),
+        }),
+    }
+}
+
 impl HistoryStore for IdbStore {
     async fn put_facts(&self, facts: &[Fact]) -> Result<usize, StoreError> {
         let tx = self.db.transaction(&[FACTS], TransactionMode::ReadWrite).map_err(backend)?;
@@ -186,8 +220,7 @@ impl HistoryStore for IdbStore {
                 new += 1;
             }
         }
-        let result = tx.commit().map_err(backend)?.await.map_err(backend)?;
-        if result.is_committed() { Ok(new) } else { Err(StoreError::Backend("transaction aborted".into())) }
+        commit(tx).await.map(|()| new)
     }
 
     async fn fact(&self, id: FactId) -> Result<Option<Fact>, StoreError> {

@@ -60,13 +60,17 @@ impl Identity {
     }
 }
 
-/// The identity record at rest: the seed encrypted under the wrapping key.
+/// The identity record at rest: the seed encrypted under the wrapping key, or,
+/// where WebCrypto is unavailable (plain http on a LAN address), the seed itself
+/// with `plain` set, so the app still works there.
 #[derive(Serialize, Deserialize)]
 struct StoredIdentity {
     public: String,
     name: String,
     iv: String,
     seed: String,
+    #[serde(default)]
+    plain: bool,
 }
 
 /// The backup file.
@@ -108,11 +112,15 @@ pub async fn load(store: &IdbStore) -> Result<Option<Identity>, IdentityError> {
     let Some(text) = value.as_string() else { return Ok(None) };
     let stored: StoredIdentity =
         serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("identity record: {e}")))?;
-    let wrap = wrapping_key(store).await?;
     let public = decode(&stored.public)?;
-    let seed = webcrypto::decrypt(&wrap, &decode(&stored.iv)?, &decode(&stored.seed)?, &public)
-        .await
-        .map_err(|_| StoreError::Corrupt("the identity cannot be unwrapped on this device".into()))?;
+    let seed = if stored.plain {
+        decode(&stored.seed)?
+    } else {
+        let wrap = wrapping_key(store).await?;
+        webcrypto::decrypt(&wrap, &decode(&stored.iv)?, &decode(&stored.seed)?, &public)
+            .await
+            .map_err(|_| StoreError::Corrupt("the identity cannot be unwrapped on this device".into()))?
+    };
     let key = seed_of(seed)?;
     let name = DisplayName::new(&stored.name).map_err(|e| IdentityError::BadName(e.to_string()))?;
     Ok(Some(Identity { key, name }))
@@ -120,14 +128,28 @@ pub async fn load(store: &IdbStore) -> Result<Option<Identity>, IdentityError> {
 
 /// Saves `identity`, encrypting the seed under this device's wrapping key.
 pub async fn save(store: &IdbStore, identity: &Identity) -> Result<(), IdentityError> {
-    let wrap = wrapping_key(store).await?;
     let public = identity.public();
-    let (iv, seed) = webcrypto::encrypt(&wrap, identity.key.as_bytes(), public.as_bytes()).await?;
-    let stored = StoredIdentity {
-        public: B64.encode(public.as_bytes()),
-        name: identity.name.to_string(),
-        iv: B64.encode(iv),
-        seed: B64.encode(seed),
+    let stored = if webcrypto::available() {
+        let wrap = wrapping_key(store).await?;
+        let (iv, seed) = webcrypto::encrypt(&wrap, identity.key.as_bytes(), public.as_bytes()).await?;
+        StoredIdentity {
+            public: B64.encode(public.as_bytes()),
+            name: identity.name.to_string(),
+            iv: B64.encode(iv),
+            seed: B64.encode(seed),
+            plain: false,
+        }
+    } else {
+        web_sys::console::warn_1(
+            &"catalk: no WebCrypto here (not a secure context); the key is stored unwrapped on this device".into(),
+        );
+        StoredIdentity {
+            public: B64.encode(public.as_bytes()),
+            name: identity.name.to_string(),
+            iv: String::new(),
+            seed: B64.encode(identity.key.as_bytes()),
+            plain: true,
+        }
     };
     let text = serde_json::to_string(&stored).map_err(|e| StoreError::Backend(e.to_string()))?;
     store.put_meta(IDENTITY_KEY, &JsValue::from_str(&text)).await?;

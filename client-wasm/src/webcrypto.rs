@@ -23,7 +23,22 @@ fn failed(err: JsValue) -> CryptoError {
     CryptoError::Failed(format!("{err:?}"))
 }
 
+/// Whether WebCrypto's `subtle` API is usable: browsers offer it only in secure
+/// contexts (https, or http on localhost).
+pub fn available() -> bool {
+    web_sys::window()
+        .filter(|w| w.is_secure_context())
+        .and_then(|w| w.crypto().ok())
+        .and_then(|c| Reflect::get(&c, &JsValue::from_str("subtle")).ok())
+        .is_some_and(|s| !s.is_undefined() && !s.is_null())
+}
+
 fn subtle() -> Result<SubtleCrypto, CryptoError> {
+    if !available() {
+        return Err(CryptoError::Unavailable(
+            "WebCrypto needs a secure context: open the app over https or on localhost".into(),
+        ));
+    }
     let window = web_sys::window().ok_or_else(|| CryptoError::Unavailable("no window".into()))?;
     let crypto = window.crypto().map_err(|e| CryptoError::Unavailable(format!("{e:?}")))?;
     Ok(crypto.subtle())
