@@ -191,8 +191,8 @@ pub struct WelcomeFrame {
     pub epoch: Fact,
     /// Every channel fact the relay knows.
     pub channels: Vec<Fact>,
-    /// Current presence facts of online keys (including this one), at most
-    /// `max_welcome_presence` of them.
+    /// This key's own presence fact. The presence facts of other online keys
+    /// (at most `max_welcome_presence - 1`) follow the welcome as separate `fact` frames.
     pub online: Vec<Fact>,
     /// How many keys are online in all.
     pub online_count: usize,

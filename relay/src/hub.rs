@@ -44,6 +44,8 @@ struct ChannelEntry {
 struct OnlineKey {
     name: DisplayName,
     presence: Fact,
+    /// `presence` already serialised as a `fact` frame, shared with every joiner.
+    presence_frame: Utf8Bytes,
     conns: HashMap<ConnId, DirectSender>,
 }
 
@@ -191,12 +193,20 @@ impl Hub {
         Fact::sign(&self.key, id, body)
     }
 
-    /// Serialises `fact` once as a `fact` frame and hands it to every subscriber.
-    fn publish(&self, fact: &Fact) {
+    /// Serialises `fact` once as a `fact` frame and hands it to every subscriber;
+    /// returns the frame.
+    fn publish(&self, fact: &Fact) -> Utf8Bytes {
         match serde_json::to_string(&FactFrame { t: "fact", fact }) {
-            // No subscribers is not an error: nobody is online to see it.
-            Ok(text) => drop(self.feed.send(Utf8Bytes::from(text))),
-            Err(err) => tracing::error!(%err, "serialising a fact failed"),
+            Ok(text) => {
+                let frame = Utf8Bytes::from(text);
+                // No subscribers is not an error: nobody is online to see it.
+                let _ = self.feed.send(frame.clone());
+                frame
+            }
+            Err(err) => {
+                tracing::error!(%err, "serialising a fact failed");
+                Utf8Bytes::from_static("")
+            }
         }
     }
 
@@ -316,15 +326,21 @@ impl Hub {
         }
         let body = FactBody::Presence { key: *key, name: entry.name.clone(), online: true, privileges };
         let fact = self.sign(state, body);
-        self.publish(&fact);
+        let frame = self.publish(&fact);
         if let Some(entry) = state.online.get_mut(key) {
             entry.presence = fact;
+            entry.presence_frame = frame;
         }
     }
 
-    /// Registers a logged-in connection and returns its welcome.
+    /// Registers a logged-in connection; returns its welcome and the presence
+    /// `fact` frames of other online keys (up to `max_welcome_presence - 1`), to be
+    /// sent right after the welcome as separate frames.
     ///
     /// The first connection of a key (or a new display name) publishes a presence fact.
+    /// Others' presence travels in separate small frames, not inside the welcome:
+    /// a websocket keeps its write buffer at the size of the largest message it
+    /// ever sent, so one 400 KB welcome would cost 400 KB for the life of the connection.
     pub fn join(
         &self,
         rid: u64,
@@ -332,7 +348,7 @@ impl Hub {
         name: DisplayName,
         conn: ConnId,
         direct: DirectSender,
-    ) -> WelcomeFrame {
+    ) -> (WelcomeFrame, Vec<Utf8Bytes>) {
         let mut state = self.lock();
         let privileges = self.privileges_locked(&state, &key);
         let needs_presence = match state.online.get(&key) {
@@ -342,23 +358,29 @@ impl Hub {
         if needs_presence {
             let body = FactBody::Presence { key, name: name.clone(), online: true, privileges };
             let fact = self.sign(&mut state, body);
-            self.publish(&fact);
+            let frame = self.publish(&fact);
             let entry = state.online.entry(key).or_insert_with(|| OnlineKey {
                 name: name.clone(),
                 presence: fact.clone(),
+                presence_frame: frame.clone(),
                 conns: HashMap::new(),
             });
             entry.name = name;
             entry.presence = fact;
+            entry.presence_frame = frame;
         }
         if let Some(entry) = state.online.get_mut(&key) {
             entry.conns.insert(conn, direct);
         }
-        // This connection's own presence first, then others up to the cap.
-        let own = state.online.get(&key).map(|entry| entry.presence.clone());
-        let others = state.online.iter().filter(|(k, _)| **k != key).map(|(_, entry)| entry.presence.clone());
-        let online = own.into_iter().chain(others).take(self.limits.max_welcome_presence.max(1)).collect();
-        WelcomeFrame {
+        let online = state.online.get(&key).map(|entry| entry.presence.clone()).into_iter().collect();
+        let others = state
+            .online
+            .iter()
+            .filter(|(k, _)| **k != key)
+            .map(|(_, entry)| entry.presence_frame.clone())
+            .take(self.limits.max_welcome_presence.saturating_sub(1))
+            .collect();
+        let welcome = WelcomeFrame {
             rid,
             key,
             conn,
@@ -370,7 +392,8 @@ impl Hub {
             grant: state.grants.get(&key).cloned(),
             limits: self.limits.clone(),
             trusted: self.trusted.clone(),
-        }
+        };
+        (welcome, others)
     }
 
     /// Unregisters a connection; the last connection of a key publishes an offline presence fact.

@@ -144,9 +144,12 @@ impl Session {
         let (direct_tx, direct_rx) = mpsc::channel(DIRECT_QUEUE);
         // Subscribe before joining so this connection sees its own presence fact.
         let feed = self.hub.subscribe();
-        let welcome = self.hub.join(login.rid, key, name, self.conn, direct_tx);
+        let (welcome, others) = self.hub.join(login.rid, key, name, self.conn, direct_tx);
         self.hub.metrics.logins_ok.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.send_frame(&ServerFrame::Welcome(Box::new(welcome))).await?;
+        for chunk in others.chunks(WRITE_BATCH) {
+            self.write_batch(chunk.iter().cloned()).await?;
+        }
         Ok((key, direct_rx, feed))
     }
 

@@ -149,3 +149,16 @@ async fn presence_announces_arrivals_and_departures() -> anyhow::Result<()> {
     ada.fact_where(|f| matches!(&f.body, FactBody::Presence { key, online: false, .. } if *key == bob_key)).await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn others_presence_follows_the_welcome_as_separate_frames() -> anyhow::Result<()> {
+    let relay = TestRelay::start(relay_config()).await?;
+    let ada = TestClient::login(&relay.ws_url(), user_key(1), "ada").await?;
+    let ada_key = ada.public_key();
+    let mut bob = TestClient::login(&relay.ws_url(), user_key(2), "bob").await?;
+    let welcome = bob.welcome.clone().expect("welcome");
+    assert_eq!(welcome.online.len(), 1, "the welcome holds only bob's own presence");
+    assert_eq!(welcome.online_count, 2);
+    bob.fact_where(|f| matches!(&f.body, FactBody::Presence { key, online: true, .. } if *key == ada_key)).await?;
+    Ok(())
+}
