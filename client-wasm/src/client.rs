@@ -4,9 +4,12 @@
 use crate::idb_store::IdbStore;
 use crate::identity::{self, Identity};
 use crate::js;
+use crate::p2p;
+use crate::rtc::PeerLink;
 use crate::socket::{Handlers, Socket};
+use catalk_core::sync::{HistoryStatus, SyncConfig, SyncEngine, SyncInput};
 use catalk_core::{ActionError, ClientSession, Event, HistoryStore, Output, StoreError, facts_to_present};
-use catalk_proto::{DraftId, Fact, FactId};
+use catalk_proto::{DraftId, Fact, FactId, PeerKind};
 use futures_channel::oneshot;
 use gloo_timers::callback::Timeout;
 use std::cell::{Cell, RefCell};
@@ -34,6 +37,13 @@ pub struct Shell {
     pending: RefCell<HashMap<u64, Reply>>,
     names: RefCell<HashMap<String, String>>,
     timer: RefCell<Option<Timeout>>,
+    sync: RefCell<Option<SyncEngine>>,
+    /// Open or opening data channels by peer key.
+    pub links: RefCell<HashMap<String, PeerLink>>,
+    /// `iceServers` for RTCPeerConnection (`undefined`: none, fine on a LAN).
+    pub ice_servers: wasm_bindgen::JsValue,
+    online_peers: RefCell<HashMap<String, PeerKind>>,
+    holdings_loaded: Cell<bool>,
 }
 
 impl Shell {
@@ -53,6 +63,11 @@ impl Shell {
             pending: RefCell::new(HashMap::new()),
             names: RefCell::new(names),
             timer: RefCell::new(None),
+            sync: RefCell::new(None),
+            links: RefCell::new(HashMap::new()),
+            ice_servers: wasm_bindgen::JsValue::UNDEFINED,
+            online_peers: RefCell::new(HashMap::new()),
+            holdings_loaded: Cell::new(false),
         });
         if let Some(identity) = identity {
             shell.adopt_identity(identity).await;
@@ -79,6 +94,11 @@ impl Shell {
         }
         *self.identity.borrow_mut() = Some(identity);
         *self.session.borrow_mut() = Some(session);
+        *self.sync.borrow_mut() = Some(SyncEngine::new(SyncConfig::default(), PeerKind::Browser, Vec::new()));
+        self.holdings_loaded.set(false);
+        for (_, link) in self.links.borrow_mut().drain() {
+            link.close();
+        }
         self.pump();
         if was_running {
             self.connect().await;
@@ -167,6 +187,7 @@ impl Shell {
                     }
                 }
                 Output::Persist(facts) => self.persist(facts),
+                Output::Signal { from, from_conn, payload } => p2p::on_signal(self, from, from_conn, &payload),
                 Output::Event(event) => self.emit(event),
                 Output::Resolve { rid, result } => {
                     if let Some(reply) = self.pending.borrow_mut().remove(&rid) {
@@ -176,17 +197,116 @@ impl Shell {
                 _ => {}
             }
         }
+        loop {
+            let output = self.sync.borrow_mut().as_mut().and_then(SyncEngine::poll_output);
+            let Some(output) = output else { break };
+            p2p::apply(self, output);
+        }
         self.arm_timer();
     }
 
+    /// Feeds the sync engine and carries out what it asks for.
+    pub fn sync_input(self: &Rc<Self>, input: SyncInput) {
+        if let Some(engine) = self.sync.borrow_mut().as_mut() {
+            engine.handle_input(now_ms(), input);
+        }
+        self.pump();
+    }
+
+    /// What kind of peer `key` is, as its presence says.
+    pub fn peer_kind(&self, key: &str) -> PeerKind {
+        self.online_peers.borrow().get(key).copied().unwrap_or(PeerKind::Browser)
+    }
+
+    /// The history status of `channel`, as a plain JS value.
+    pub fn history_status(&self, channel: &catalk_proto::ChannelName) -> wasm_bindgen::JsValue {
+        self.sync.borrow().as_ref().map_or(wasm_bindgen::JsValue::NULL, |e| js::to_js(&e.status(channel)))
+    }
+
+    /// Bytes this client served to peers.
+    pub fn served_bytes(&self) -> u64 {
+        self.sync.borrow().as_ref().map_or(0, SyncEngine::served_bytes)
+    }
+
+    /// Tells the UI that backfilled messages of `channel` were stored.
+    pub fn emit_backfill(&self, channel: &str, count: usize) {
+        #[derive(serde::Serialize)]
+        struct Backfill<'a> {
+            r#type: &'static str,
+            channel: &'a str,
+            count: usize,
+        }
+        self.emit_js(&js::to_js(&Backfill { r#type: "backfill", channel, count }));
+    }
+
+    /// Tells the UI a channel's history status.
+    pub fn emit_history(&self, channel: &catalk_proto::ChannelName, status: &HistoryStatus) {
+        #[derive(serde::Serialize)]
+        struct History<'a> {
+            r#type: &'static str,
+            channel: &'a str,
+            status: &'a HistoryStatus,
+        }
+        self.emit_js(&js::to_js(&History { r#type: "history", channel: channel.as_str(), status }));
+    }
+
+    fn update_peers(self: &Rc<Self>, online: &[catalk_core::OnlineView]) {
+        let own = self.identity().map(|i| i.public().to_string()).unwrap_or_default();
+        let now: HashMap<String, PeerKind> = online
+            .iter()
+            .filter(|p| p.key != own)
+            .map(|p| (p.key.clone(), if p.privileges.virtual_client { PeerKind::Virtual } else { PeerKind::Browser }))
+            .collect();
+        let before = std::mem::replace(&mut *self.online_peers.borrow_mut(), now.clone());
+        let mut inputs = Vec::new();
+        for (peer, kind) in &now {
+            if !before.contains_key(peer) {
+                inputs.push(SyncInput::PeerOnline { peer: peer.clone(), kind: *kind });
+            }
+        }
+        for peer in before.keys() {
+            if !now.contains_key(peer) {
+                inputs.push(SyncInput::PeerOffline { peer: peer.clone() });
+            }
+        }
+        for input in inputs {
+            self.sync_input(input);
+        }
+    }
+
+    fn on_ready(self: &Rc<Self>) {
+        let trusted = self.with_session(|s| s.trusted().to_vec()).unwrap_or_default();
+        if let Some(engine) = self.sync.borrow_mut().as_mut() {
+            engine.set_trusted(trusted);
+        }
+        if !self.holdings_loaded.replace(true) {
+            let shell = Rc::clone(self);
+            wasm_bindgen_futures::spawn_local(async move {
+                p2p::load_holdings(&shell).await;
+                let online = shell.with_session(|s| s.online_views()).unwrap_or_default();
+                shell.online_peers.borrow_mut().clear();
+                shell.update_peers(&online);
+            });
+        }
+    }
+
     fn arm_timer(self: &Rc<Self>) {
-        let deadline = self.with_session(|s| s.poll_timeout()).flatten();
+        let session_deadline = self.with_session(|s| s.poll_timeout()).flatten();
+        let sync_deadline = self.sync.borrow().as_ref().and_then(SyncEngine::poll_timeout);
+        let deadline = match (session_deadline, sync_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let timer = deadline.map(|at| {
             let delay = u32::try_from(at.saturating_sub(now_ms())).unwrap_or(u32::MAX).min(60_000);
             let shell = Rc::downgrade(self);
             Timeout::new(delay, move || {
                 if let Some(shell) = shell.upgrade() {
-                    shell.with_session(|s| s.handle_timeout(now_ms()));
+                    let now = now_ms();
+                    shell.with_session(|s| s.handle_timeout(now));
+                    if let Some(engine) = shell.sync.borrow_mut().as_mut() {
+                        engine.handle_timeout(now);
+                    }
                     shell.pump();
                 }
             })
@@ -235,8 +355,9 @@ impl Shell {
         }
         let shell = Rc::clone(self);
         wasm_bindgen_futures::spawn_local(async move {
-            if let Err(err) = shell.store.put_facts(&facts).await {
-                shell.storage_error(&err);
+            match shell.store.put_facts(&facts).await {
+                Ok(_) => shell.sync_input(SyncInput::Stored(facts)),
+                Err(err) => shell.storage_error(&err),
             }
         });
     }
@@ -255,7 +376,11 @@ impl Shell {
 
     fn emit(self: &Rc<Self>, event: Event) {
         match &event {
+            Event::Ready { .. } => self.on_ready(),
             Event::Presence { online } => {
+                if self.holdings_loaded.get() {
+                    self.update_peers(online);
+                }
                 let mut fresh = Vec::new();
                 {
                     let mut names = self.names.borrow_mut();

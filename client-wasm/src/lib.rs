@@ -11,6 +11,8 @@ mod client;
 mod idb_store;
 mod identity;
 mod js;
+mod p2p;
+mod rtc;
 mod selftest;
 mod socket;
 mod webcrypto;
@@ -203,6 +205,21 @@ impl CatalkClient {
         let privileges: Privileges =
             serde_wasm_bindgen::from_value(privileges).map_err(|e| js::error("invalid", &e.to_string()))?;
         id_result(self.shell.request(|s| s.grant(key, privileges)).await)
+    }
+
+    /// `{ state: "complete" | "filling" | "missing" | "unknown", missing?: [{ after, before }] }` for a channel.
+    #[wasm_bindgen(js_name = historyStatus)]
+    pub fn history_status(&self, channel: String) -> JsValue {
+        match ChannelName::new(&channel) {
+            Ok(channel) => self.shell.history_status(&channel),
+            Err(_) => JsValue::NULL,
+        }
+    }
+
+    /// Bytes of history this client served to peers.
+    #[wasm_bindgen(js_name = servedBytes)]
+    pub fn served_bytes(&self) -> f64 {
+        self.shell.served_bytes() as f64
     }
 
     /// Stops the connection loop.

@@ -4,6 +4,9 @@
 //! - [`ClientSession`]: the sans-IO connection state machine: answers the
 //!   login challenge, re-presents stored facts, verifies every fact the relay
 //!   sends, tracks requests by id and schedules reconnects with backoff.
+//! - [`sync::SyncEngine`]: the sans-IO peer-to-peer history sync (gap
+//!   detection, peer choice, verified backfill, rate-limited serving), with a
+//!   deterministic many-peer [`sync::sim`]ulator.
 //! - [`HistoryStore`]: what a fact store must do, with [`MemoryStore`] and a
 //!   [`conformance`] suite every store implementation runs.
 //!
@@ -37,6 +40,7 @@ mod memory_store;
 mod present;
 mod session;
 mod store;
+pub mod sync;
 mod view;
 
 pub use backoff::Backoff;

@@ -115,6 +115,15 @@ pub enum Output {
     Persist(Vec<Fact>),
     /// Tell the UI.
     Event(Event),
+    /// A signaling payload from another key (WebRTC offer/answer), `from` set by the relay.
+    Signal {
+        /// Sender key.
+        from: PublicKey,
+        /// Sender connection.
+        from_conn: u64,
+        /// Opaque payload.
+        payload: String,
+    },
     /// The request `rid` finished.
     Resolve {
         /// The request id returned when the action was started.
@@ -351,8 +360,11 @@ impl ClientSession {
             ServerFrame::Fact { fact } => self.live_fact(fact),
             ServerFrame::Ack { rid, id, .. } => self.resolve(rid, Ok(id)),
             ServerFrame::Error { rid, code, message } => self.error(rid, code, message),
-            // Signals feed peer-to-peer history; this session has no use for them yet.
-            ServerFrame::Signal { .. } => {}
+            ServerFrame::Signal { from, from_conn, payload } => {
+                if self.phase == Phase::Ready {
+                    self.outputs.push_back(Output::Signal { from, from_conn, payload });
+                }
+            }
             _ => {}
         }
     }
@@ -537,6 +549,17 @@ impl ClientSession {
     /// Claims ownership with a one-time token.
     pub fn claim(&mut self, token: &str) -> Result<u64, ActionError> {
         self.request(|rid| ClientFrame::Claim { rid, token: token.to_owned() })
+    }
+
+    /// Sends a signaling payload to `to` (one connection of it, or all). Fire and forget:
+    /// a refusal (e.g. `not_online`) resolves `rid` with an error.
+    pub fn signal(&mut self, to: PublicKey, to_conn: Option<u64>, payload: String) -> Result<u64, ActionError> {
+        self.request(|rid| ClientFrame::Signal { rid, to, to_conn, payload })
+    }
+
+    /// The relay key of the current or last connection.
+    pub fn relay_key(&self) -> Option<PublicKey> {
+        self.relay
     }
 
     /// Sets another key's privileges (owners only).

@@ -7,6 +7,7 @@
 //! The contract it implements is `docs/protocol.md`.
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+mod batch;
 mod canonical;
 mod channel;
 mod error_code;
@@ -17,9 +18,11 @@ mod key;
 mod limits;
 mod login;
 mod message;
+mod peer;
 mod privileges;
 mod text;
 
+pub use batch::verify_facts;
 pub use canonical::CanonicalWriter;
 pub use channel::{ChannelName, ChannelNameError, DEFAULT_CHANNEL};
 pub use error_code::ErrorCode;
@@ -32,6 +35,7 @@ pub use key::{KeyError, Nonce, PublicKey, Signature};
 pub use limits::Limits;
 pub use login::{LoginError, login_signing_bytes, sign_login, verify_login};
 pub use message::{DraftId, author_signing_bytes, sign_post, verify_author};
+pub use peer::{ChannelHoldings, MAX_PAGE_FACTS, MAX_PEER_MESSAGE_BYTES, PeerKind, PeerMessage, fingerprint, mix};
 pub use privileges::Privileges;
 pub use text::{DisplayName, TextError, validate_body};
 

@@ -8,7 +8,8 @@ import { showOnboarding } from "./onboarding.js";
 import { captureClaim, tryClaim } from "./claim.js";
 import { initPanels, closePanels } from "./panels.js";
 import { initSidebar, renderChannels, channelNames, setSelected, bumpUnread, totalUnread, setCanCreate, renderMe } from "./sidebar.js";
-import { initMessages, setMyKey, showChannel, onLiveMessage, refreshNames } from "./messages.js";
+import { initMessages, setMyKey, showChannel, onLiveMessage, refreshNames, refreshChannel } from "./messages.js";
+import { initHistory, showHistory, onHistory, onBackfill } from "./history.js";
 import { initComposer, setComposerChannel, setCanPost, focusComposer } from "./composer.js";
 import { renderPresence, setPresenceStale } from "./presence.js";
 import { initSettings } from "./settings.js";
@@ -36,6 +37,8 @@ async function boot() {
     await pkg.default();
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     client = await pkg.CatalkClient.open(`${scheme}://${location.host}/ws`);
+    // Handy in the console (and for the browser tests): the client API of docs/client-api.md.
+    window.catalk = client;
   } catch (err) {
     fatal(err);
     return;
@@ -69,6 +72,7 @@ function startApp(identity) {
   initSidebar(client, { select, unreadChanged: updateTitle });
   initMessages(client);
   setMyKey(myKey);
+  initHistory(client, { onBackfilled: (channel) => { if (channel === selected) refreshChannel(channel); } });
   initComposer(client, { sent: onSent });
   initSettings(client, { identityChanged: renderMe });
   renderMe(identity);
@@ -99,6 +103,7 @@ function select(name, { focus = true } = {}) {
     $("#channel-name").textContent = name;
     setComposerChannel(name);
     showChannel(name);
+    showHistory(name);
   }
   if (focus && !phone.matches) focusComposer();
 }
@@ -120,6 +125,8 @@ function onEvent(ev) {
     case "presence": renderPresence(ev.online, myKey); refreshNames(); break;
     case "privileges": applyPrivileges(ev.privileges); break;
     case "message": onMessage(ev.message); break;
+    case "history": onHistory(ev); break;
+    case "backfill": onBackfill(ev); break;
     case "dropped": console.warn("catalk: dropped a fact from the relay:", ev.reason); break;
     case "error": reportError(ev); break;
     default: console.debug("catalk: unhandled event", ev);

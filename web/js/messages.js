@@ -280,3 +280,20 @@ export function refreshNames() { refreshRowNames(client, items); }
 
 /** Scrolls the list to the bottom, e.g. after the user sends a message. */
 export function scrollToLatest() { jumpToLatest(); }
+
+/**
+ * Older messages of `channel` were just backfilled from peers into the store.
+ * An empty or bottom-anchored view reloads its newest page; a view scrolled up
+ * learns that older pages may exist again and keeps its place.
+ */
+export function refreshChannel(channel) {
+  const v = view;
+  if (!v || v.channel !== channel || v.loading) return;
+  if (rows().length < PAGE || (atBottom() && !v.hasNewer)) {
+    showChannel(channel);
+    return;
+  }
+  v.hasOlder = true;
+  paintTop();
+  check();
+}

@@ -1,0 +1,233 @@
+//! Peer-to-peer history: drives `catalk_core::sync::SyncEngine` with WebRTC
+//! data channels (signaled through the relay) and the IndexedDB store.
+//!
+//! Peers are identified by public key. The side that wants history makes the
+//! offer; signaling payloads are JSON `{ "sync": 1, "type": "offer" | "answer", "sdp", "kind" }`
+//! carrying the full SDP (non-trickle ICE).
+
+use crate::client::{Shell, now_ms};
+use crate::rtc::{LinkEvents, PeerLink};
+use catalk_core::HistoryStore;
+use catalk_core::sync::{SyncInput, SyncOutput};
+use catalk_proto::{Fact, FactBody, PeerKind, PublicKey};
+use serde::{Deserialize, Serialize};
+use std::rc::Rc;
+
+/// A signaling payload for a data channel.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SyncSignal {
+    /// Always 1.
+    pub sync: u32,
+    /// `offer` or `answer`.
+    #[serde(rename = "type")]
+    pub kind_of: String,
+    /// The SDP, candidates included.
+    pub sdp: String,
+    /// The sender's peer kind.
+    pub kind: PeerKind,
+}
+
+thread_local! {
+    static NEXT_SERIAL: std::cell::Cell<u64> = const { std::cell::Cell::new(1) };
+}
+
+fn next_serial() -> u64 {
+    NEXT_SERIAL.with(|n| {
+        let serial = n.get();
+        n.set(serial + 1);
+        serial
+    })
+}
+
+/// Replaces any link to `peer` without waiting for its close event, telling the engine it is gone.
+fn replace_link(shell: &Rc<Shell>, peer: &str) {
+    let old = shell.links.borrow_mut().remove(peer);
+    if let Some(old) = old {
+        drop(old); // Drop detaches the handlers, then closes.
+        shell.sync_input(SyncInput::Disconnected { peer: peer.to_owned() });
+    }
+}
+
+fn events(shell: &Rc<Shell>, peer: &str, kind: PeerKind, serial: u64) -> LinkEvents {
+    let (open, text, close) = (Rc::downgrade(shell), Rc::downgrade(shell), Rc::downgrade(shell));
+    let (p1, p2, p3) = (peer.to_owned(), peer.to_owned(), peer.to_owned());
+    LinkEvents {
+        on_open: Box::new(move || {
+            if let Some(shell) = open.upgrade() {
+                shell.sync_input(SyncInput::Connected { peer: p1.clone(), kind });
+            }
+        }),
+        on_text: Box::new(move |message| {
+            if let Some(shell) = text.upgrade() {
+                shell.sync_input(SyncInput::Received { peer: p2.clone(), text: message });
+            }
+        }),
+        on_close: Box::new(move || {
+            if let Some(shell) = close.upgrade() {
+                let peer = p3.clone();
+                // Drop the link outside its own callback, and only if it is still this link.
+                wasm_bindgen_futures::spawn_local(async move {
+                    let current = shell.links.borrow().get(&peer).is_some_and(|l| l.serial == serial);
+                    if current {
+                        let link = shell.links.borrow_mut().remove(&peer);
+                        drop(link);
+                        shell.sync_input(SyncInput::Disconnected { peer });
+                    }
+                });
+            }
+        }),
+    }
+}
+
+/// Opens a data channel to `peer` (a public key) as the offering side.
+pub fn connect(shell: &Rc<Shell>, peer: String) {
+    if shell.links.borrow().contains_key(&peer) {
+        return;
+    }
+    let Ok(key) = peer.parse::<PublicKey>() else { return };
+    let shell = Rc::clone(shell);
+    wasm_bindgen_futures::spawn_local(async move {
+        let kind = shell.peer_kind(&peer);
+        let serial = next_serial();
+        match PeerLink::offer(&shell.ice_servers, events(&shell, &peer, kind, serial)).await {
+            Ok((mut link, sdp)) => {
+                link.serial = serial;
+                if shell.links.borrow().contains_key(&peer) {
+                    // The peer connected to us while the offer was being made: keep that one.
+                    return;
+                }
+                shell.links.borrow_mut().insert(peer.clone(), link);
+                let payload = SyncSignal { sync: 1, kind_of: "offer".into(), sdp, kind: PeerKind::Browser };
+                if let Ok(text) = serde_json::to_string(&payload) {
+                    let _ = shell.with_session(|s| s.signal(key, None, text));
+                    shell.pump();
+                }
+            }
+            Err(err) => {
+                web_sys::console::warn_1(&format!("catalk: WebRTC offer to {peer} failed: {err}").into());
+                shell.sync_input(SyncInput::Disconnected { peer });
+            }
+        }
+    });
+}
+
+/// Handles a signaling payload from `from` (connection `from_conn`).
+pub fn on_signal(shell: &Rc<Shell>, from: PublicKey, from_conn: u64, payload: &str) {
+    let Ok(signal) = serde_json::from_str::<SyncSignal>(payload) else { return };
+    let peer = from.to_string();
+    let shell = Rc::clone(shell);
+    wasm_bindgen_futures::spawn_local(async move {
+        match signal.kind_of.as_str() {
+            "offer" => {
+                // Glare: both sides offered at once. The smaller key's offer wins,
+                // so exactly one connection survives.
+                let own = shell.identity().map(|i| i.public().to_string()).unwrap_or_default();
+                if shell.links.borrow().get(&peer).is_some_and(|link| link.offered) && own < peer {
+                    return;
+                }
+                // A newer offer from the same peer replaces an older link.
+                replace_link(&shell, &peer);
+                let serial = next_serial();
+                match PeerLink::answer(&shell.ice_servers, &signal.sdp, events(&shell, &peer, signal.kind, serial))
+                    .await
+                {
+                    Ok((mut link, sdp)) => {
+                        link.serial = serial;
+                        replace_link(&shell, &peer);
+                        shell.links.borrow_mut().insert(peer.clone(), link);
+                        let reply = SyncSignal { sync: 1, kind_of: "answer".into(), sdp, kind: PeerKind::Browser };
+                        if let Ok(text) = serde_json::to_string(&reply) {
+                            let _ = shell.with_session(|s| s.signal(from, Some(from_conn), text));
+                            shell.pump();
+                        }
+                    }
+                    Err(err) => web_sys::console::warn_1(&format!("catalk: WebRTC answer failed: {err}").into()),
+                }
+            }
+            "answer" => {
+                let accepted = shell.links.borrow().get(&peer).map(|link| link.accept_answer(&signal.sdp));
+                if let Some(accept) = accepted
+                    && let Err(err) = accept.await
+                {
+                    web_sys::console::warn_1(&format!("catalk: WebRTC answer rejected: {err}").into());
+                }
+            }
+            _ => {}
+        }
+    });
+}
+
+/// Carries out one output of the sync engine.
+pub fn apply(shell: &Rc<Shell>, output: SyncOutput) {
+    match output {
+        SyncOutput::Connect { peer } => connect(shell, peer),
+        SyncOutput::Disconnect { peer } => {
+            let link = shell.links.borrow_mut().remove(&peer);
+            if let Some(link) = link {
+                link.close();
+                wasm_bindgen_futures::spawn_local(async move { drop(link) });
+            }
+        }
+        SyncOutput::Send { peer, text } => {
+            if let Some(link) = shell.links.borrow().get(&peer) {
+                link.send(text);
+            }
+        }
+        SyncOutput::Persist(facts) => {
+            let shell = Rc::clone(shell);
+            wasm_bindgen_futures::spawn_local(async move {
+                match shell.store.put_facts(&facts).await {
+                    Ok(_) => {
+                        let channels = backfilled_channels(&facts);
+                        shell.sync_input(SyncInput::Stored(facts));
+                        for (channel, count) in channels {
+                            shell.emit_backfill(&channel, count);
+                        }
+                    }
+                    Err(err) => shell.storage_error(&err),
+                }
+            });
+        }
+        SyncOutput::Load { peer, rid, channel, before, after, limit } => {
+            let shell = Rc::clone(shell);
+            wasm_bindgen_futures::spawn_local(async move {
+                // One extra tells whether more remain in the range.
+                let page = shell.store.messages_before(&channel, before, limit as usize + 1).await.unwrap_or_default();
+                let mut facts: Vec<Fact> =
+                    page.into_iter().rev().filter(|f| after.is_none_or(|after| f.id > after)).collect();
+                let more = facts.len() > limit as usize;
+                facts.truncate(limit as usize);
+                shell.sync_input(SyncInput::Loaded { peer, rid, facts, more });
+            });
+        }
+        SyncOutput::Status { channel, status } => shell.emit_history(&channel, &status),
+    }
+}
+
+fn backfilled_channels(facts: &[Fact]) -> Vec<(String, usize)> {
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for fact in facts {
+        if let FactBody::Message { channel, .. } = &fact.body {
+            match counts.iter_mut().find(|(c, _)| c == channel.as_str()) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((channel.to_string(), 1)),
+            }
+        }
+    }
+    counts
+}
+
+/// Feeds the engine everything the store holds (at start).
+pub async fn load_holdings(shell: &Rc<Shell>) {
+    let channels = shell.store.channels().await.unwrap_or_default();
+    let mut facts = channels.clone();
+    for channel in &channels {
+        if let FactBody::Channel { name, .. } = &channel.body
+            && let Ok(mut messages) = shell.store.messages_before(name, None, usize::MAX).await
+        {
+            facts.append(&mut messages);
+        }
+    }
+    shell.sync_input(SyncInput::Stored(facts));
+    let _ = now_ms();
+}

@@ -1,0 +1,149 @@
+//! Everything the engine knows about one channel: the index of held messages
+//! and what peers have said or shown about their holdings.
+
+use crate::sync::index::ChannelIndex;
+use crate::sync::intervals::{Intervals, Range};
+use crate::sync::status::HistoryStatus;
+use catalk_proto::{ChannelHoldings, FactId};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One channel's sync state.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ChannelState {
+    /// Held messages.
+    pub index: ChannelIndex,
+    /// Per peer: ranges it answered in full (it has nothing else there), so it
+    /// is not asked again for what it lacks.
+    answered: BTreeMap<String, Intervals>,
+    /// Peers whose hello said `complete`.
+    complete_peers: BTreeSet<String>,
+    /// Per peer: its oldest message, when it held older messages than we did at
+    /// its hello. Until it answered the range below our oldest, something older
+    /// exists that we lack (even after it left).
+    seen_older: BTreeMap<String, FactId>,
+    /// The newest `oldest` a complete peer advertised: it holds nothing below,
+    /// so our oldest at or below it has nothing below either.
+    complete_oldest: Option<FactId>,
+    /// Our oldest message when a complete peer answered everything below it.
+    confirmed_below: Option<FactId>,
+    /// Hellos that brought nothing for this channel while we needed it, and since when.
+    pub fruitless: u32,
+    /// When the first of `fruitless` arrived.
+    pub fruitless_since: u64,
+    /// The status last reported to the shell.
+    pub reported: Option<HistoryStatus>,
+    /// The `complete` flag last advertised in a hello.
+    pub advertised_complete: bool,
+}
+
+impl ChannelState {
+    /// Takes note of a peer's advertised holdings for this channel.
+    pub fn note_hello(&mut self, peer: &str, holdings: &ChannelHoldings) {
+        if holdings.count == 0 {
+            return;
+        }
+        if holdings.complete {
+            self.complete_peers.insert(peer.to_owned());
+            if holdings.oldest > self.complete_oldest {
+                self.complete_oldest = holdings.oldest;
+            }
+        }
+        if let Some(theirs) = holdings.oldest
+            && self.index.oldest().is_none_or(|ours| theirs < ours)
+        {
+            self.seen_older.insert(peer.to_owned(), theirs);
+        }
+    }
+
+    /// Records that `peer` has nothing more in `range` (we hold what it sent).
+    pub fn note_answered(&mut self, peer: &str, range: Range) {
+        self.answered.entry(peer.to_owned()).or_default().insert(range);
+        if let Some(oldest) = self.index.oldest()
+            && self.complete_peers.contains(peer)
+            && range.covers(&Range::new(None, Some(oldest)))
+        {
+            self.confirmed_below = Some(oldest);
+        }
+        self.prune();
+    }
+
+    /// Whether `peer` has already answered all of `range`.
+    pub fn answered(&self, peer: &str, range: &Range) -> bool {
+        self.answered.get(peer).is_some_and(|set| set.covers(range))
+    }
+
+    /// Whether a peer showed older messages than `oldest` and has not yet answered the range below it.
+    pub fn older_pending(&self, oldest: FactId) -> bool {
+        let below = Range::new(None, Some(oldest));
+        self.seen_older.iter().any(|(peer, theirs)| *theirs < oldest && !self.answered(peer, &below))
+    }
+
+    /// Whether a complete peer confirmed that nothing lies below `oldest`.
+    pub fn bottom_confirmed(&self, oldest: FactId) -> bool {
+        self.complete_oldest.is_some_and(|theirs| oldest <= theirs) || self.confirmed_below == Some(oldest)
+    }
+
+    /// Forgets older-holdings notes that are resolved (answered, or no longer older).
+    pub fn prune(&mut self) {
+        let Some(oldest) = self.index.oldest() else { return };
+        let below = Range::new(None, Some(oldest));
+        let answered = &self.answered;
+        self.seen_older
+            .retain(|peer, theirs| *theirs < oldest && !answered.get(peer).is_some_and(|set| set.covers(&below)));
+    }
+
+    /// Forgets what a peer that is gone answered and claimed (a liar's claims too).
+    pub fn forget_peer(&mut self, peer: &str, claims: bool) {
+        self.answered.remove(peer);
+        self.complete_peers.remove(peer);
+        if claims {
+            self.seen_older.remove(peer);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::index::Link;
+
+    fn id(n: u64) -> FactId {
+        FactId::from_parts(1_000 + n, 0)
+    }
+
+    fn holdings(oldest: u64, count: u64, fp: &str, complete: bool) -> ChannelHoldings {
+        ChannelHoldings {
+            channel: catalk_proto::ChannelName::general(),
+            count,
+            oldest: Some(id(oldest)),
+            newest: Some(id(oldest + count)),
+            fp: fp.into(),
+            complete,
+        }
+    }
+
+    #[test]
+    fn an_older_peer_keeps_the_bottom_pending_until_it_answers() {
+        let mut state = ChannelState::default();
+        state.index.insert(id(50), Link { prev: None, epoch: id(0) });
+        state.note_hello("a", &holdings(10, 60, "a", true));
+        assert!(state.older_pending(id(50)));
+        state.note_answered("a", Range::new(None, Some(id(50))));
+        assert!(!state.older_pending(id(50)));
+        assert!(state.bottom_confirmed(id(50)));
+        assert!(state.seen_older.is_empty());
+        state.forget_peer("a", true);
+        assert!(state.bottom_confirmed(id(50)), "a confirmation outlives the peer");
+    }
+
+    #[test]
+    fn only_a_complete_peer_confirms_a_bottom() {
+        let mut state = ChannelState::default();
+        state.index.insert(id(50), Link { prev: None, epoch: id(0) });
+        state.note_hello("p", &holdings(50, 10, "partial", false));
+        assert!(!state.bottom_confirmed(id(50)));
+        state.note_hello("w", &holdings(50, 10, "whole", true));
+        assert!(state.bottom_confirmed(id(50)));
+        assert!(!state.bottom_confirmed(id(60)));
+    }
+}

@@ -1,0 +1,186 @@
+//! Our page requests and the peers' answers: every fact checked (a verified
+//! message of the channel inside the asked range) before any is kept; a bad
+//! answer is dropped whole and its peer penalised and disconnected.
+
+use crate::sync::config::REFUSED_BACKOFF_MS;
+use crate::sync::engine::{Request, SyncEngine};
+use crate::sync::index::Link;
+use crate::sync::intervals::Range;
+use crate::sync::output::SyncOutput;
+use catalk_proto::{ChannelName, Fact, FactBody, FactId, MAX_PAGE_FACTS, PeerMessage, PublicKey, VerifyError};
+
+/// Why an answer was dropped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub(crate) enum AnswerError {
+    /// More facts than asked for.
+    #[error("{received} facts for a page of {limit}")]
+    TooMany {
+        /// Facts received for the request so far.
+        received: u32,
+        /// The page size asked.
+        limit: u32,
+    },
+    /// A fact that is not a message of the asked channel.
+    #[error("fact {0} is not a message of the asked channel")]
+    WrongChannel(FactId),
+    /// A fact outside the asked range.
+    #[error("fact {0} is outside the asked range")]
+    OutOfRange(FactId),
+    /// A fact that does not verify.
+    #[error(transparent)]
+    Invalid(#[from] VerifyError),
+}
+
+/// Checks an answer (or one part of it) to `request`.
+pub(crate) fn check_answer(
+    channel: &ChannelName,
+    range: (Option<FactId>, Option<FactId>),
+    limit: u32,
+    received_before: u32,
+    facts: &[Fact],
+    trusted: &[PublicKey],
+) -> Result<(), AnswerError> {
+    let received = received_before.saturating_add(u32::try_from(facts.len()).unwrap_or(u32::MAX));
+    if received > limit {
+        return Err(AnswerError::TooMany { received, limit });
+    }
+    let range = Range::new(range.0, range.1);
+    for fact in facts {
+        match &fact.body {
+            FactBody::Message { channel: c, .. } if c == channel => {}
+            _ => return Err(AnswerError::WrongChannel(fact.id)),
+        }
+        if !range.contains(fact.id) {
+            return Err(AnswerError::OutOfRange(fact.id));
+        }
+    }
+    catalk_proto::verify_facts(facts, |key| trusted.contains(key))?;
+    Ok(())
+}
+
+impl SyncEngine {
+    /// Sends a page request for `range` of `channel` to `peer`.
+    pub(super) fn send_page(&mut self, peer: &str, channel: &ChannelName, range: Range) {
+        let rid = self.next_rid;
+        self.next_rid += 1;
+        let limit = self.config.page_limit.clamp(1, MAX_PAGE_FACTS);
+        let now = self.now;
+        let Some(p) = self.peers.get_mut(peer) else { return };
+        p.outstanding = Some(rid);
+        p.last_activity = now;
+        self.requests.insert(
+            rid,
+            Request {
+                peer: peer.to_owned(),
+                channel: channel.clone(),
+                range,
+                limit,
+                received: 0,
+                oldest: None,
+                deadline: now + self.config.request_timeout_ms,
+            },
+        );
+        let message =
+            PeerMessage::Page { rid, channel: channel.clone(), before: range.before, after: range.after, limit };
+        self.send(peer, &message);
+    }
+
+    /// An answer (or part of one) to our request `rid`.
+    pub(super) fn on_facts(&mut self, peer: &str, rid: u64, facts: Vec<Fact>, more: bool) {
+        let Some(request) = self.requests.get(&rid).filter(|r| r.peer == peer) else { return };
+        let checked = check_answer(
+            &request.channel,
+            (request.range.after, request.range.before),
+            request.limit,
+            request.received,
+            &facts,
+            &self.trusted,
+        );
+        if checked.is_err() {
+            self.stats.rejected_answers += 1;
+            self.punish(peer);
+            return;
+        }
+        let now = self.now;
+        let timeout = self.config.request_timeout_ms;
+        let Some(request) = self.requests.get_mut(&rid) else { return };
+        request.received += u32::try_from(facts.len()).unwrap_or(u32::MAX);
+        request.oldest = facts.iter().map(|f| f.id).chain(request.oldest).min();
+        request.deadline = now + timeout;
+        let done = !more || request.received >= request.limit;
+        let request = request.clone();
+        let fresh = self.index_facts(&request.channel, facts);
+        if !fresh.is_empty() {
+            self.stats.fetched_facts += fresh.len() as u64;
+            self.outputs.push_back(SyncOutput::Persist(fresh));
+        }
+        if done {
+            // Everything the peer has in the answered part is now held.
+            let answered = match request.oldest {
+                Some(oldest) if more => Range::new(Some(oldest), request.range.before),
+                _ => request.range,
+            };
+            if let Some(state) = self.channels.get_mut(&request.channel) {
+                state.note_answered(peer, answered);
+            }
+            self.requests.remove(&rid);
+            if let Some(p) = self.peers.get_mut(peer) {
+                p.outstanding = None;
+                p.last_activity = now;
+            }
+        }
+    }
+
+    /// Adds verified facts to the index; returns the ones that were new.
+    fn index_facts(&mut self, channel: &ChannelName, facts: Vec<Fact>) -> Vec<Fact> {
+        let Some(state) = self.channels.get_mut(channel) else { return Vec::new() };
+        let fresh: Vec<Fact> = facts
+            .into_iter()
+            .filter(|fact| match &fact.body {
+                FactBody::Message { prev, epoch, .. } => {
+                    state.index.insert(fact.id, Link { prev: *prev, epoch: *epoch })
+                }
+                _ => false,
+            })
+            .collect();
+        state.prune();
+        fresh
+    }
+
+    /// The peer refused our request `rid`.
+    pub(super) fn on_refused(&mut self, peer: &str, rid: u64, code: &str) {
+        let Some(request) = self.requests.get(&rid).filter(|r| r.peer == peer).cloned() else { return };
+        self.requests.remove(&rid);
+        let now = self.now;
+        if code == "rate_limited" {
+            if let Some(p) = self.peers.get_mut(peer) {
+                p.cooldown_until = now + REFUSED_BACKOFF_MS;
+            }
+        } else {
+            // It will not serve this range: do not ask it again.
+            if let Some(state) = self.channels.get_mut(&request.channel) {
+                state.note_answered(peer, request.range);
+            }
+        }
+        if let Some(p) = self.peers.get_mut(peer) {
+            p.outstanding = None;
+        }
+    }
+
+    /// The peer lied or stalled: not asked (nor connected) for `penalty_ms`,
+    /// disconnected, and its claims of older history are void.
+    pub(super) fn punish(&mut self, peer: &str) {
+        let until = self.now + self.config.penalty_ms;
+        for state in self.channels.values_mut() {
+            state.forget_peer(peer, true);
+        }
+        if let Some(p) = self.peers.get_mut(peer) {
+            p.penalised_until = until;
+            if p.link != crate::sync::peers::Link::Closed {
+                self.outputs.push_back(SyncOutput::Disconnect { peer: peer.to_owned() });
+            }
+        }
+        self.drop_link(peer);
+    }
+}

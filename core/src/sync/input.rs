@@ -1,0 +1,60 @@
+//! What the shell tells the sync engine.
+
+use catalk_proto::{Fact, PeerKind};
+
+/// How the shell names a peer connection. Opaque to the core; the browser
+/// shell uses `"<public key>:<conn id>"`.
+pub type PeerId = String;
+
+/// Something that happened, for [`crate::sync::SyncEngine::handle_input`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum SyncInput {
+    /// Facts now in the local store (verified): initial load at start and every later persist. Message, channel and epoch facts
+    /// (others ignored). Only ids, prev, epoch and channel matter; the core keeps a compact index, not the facts.
+    Stored(Vec<Fact>),
+    /// Someone came online who might serve history (from relay presence). The core may ask to connect.
+    PeerOnline {
+        /// The peer.
+        peer: PeerId,
+        /// Browser or virtual client.
+        kind: PeerKind,
+    },
+    /// The peer left the relay; its connection (if any) is treated as gone.
+    PeerOffline {
+        /// The peer.
+        peer: PeerId,
+    },
+    /// A data channel to `peer` opened (after Output::Connect, or because the peer connected to us).
+    Connected {
+        /// The peer.
+        peer: PeerId,
+        /// Browser or virtual client.
+        kind: PeerKind,
+    },
+    /// The data channel to `peer` closed or failed to open.
+    Disconnected {
+        /// The peer.
+        peer: PeerId,
+    },
+    /// A text message from a peer's data channel.
+    Received {
+        /// The peer.
+        peer: PeerId,
+        /// The message (a `PeerMessage` as JSON).
+        text: String,
+    },
+    /// The answer to Output::Load: facts from the local store, newest first.
+    ///
+    /// Give exactly `limit` facts when the range holds more (`more: true`);
+    /// with fewer, `more` is taken as `false`.
+    Loaded {
+        /// The peer the load was for.
+        peer: PeerId,
+        /// The `rid` of the Load.
+        rid: u64,
+        /// Messages of the channel with `after < id < before`, newest first.
+        facts: Vec<Fact>,
+        /// The range holds more than `facts`.
+        more: bool,
+    },
+}

@@ -1,0 +1,122 @@
+//! Peer-to-peer history sync, sans-IO: find what is missing from the local
+//! store, ask peers for it, verify and persist what they send, and serve
+//! their requests from the store.
+//!
+//! The engine reads no clock, draws no randomness and touches no socket or
+//! store: time is the `now_ms` argument, the shell opens data channels and
+//! reads and writes the store when asked to (`Load` → `Loaded`,
+//! `Persist` → `Stored`).
+//!
+//! # Run loop
+//!
+//! ```text
+//! let mut engine = SyncEngine::new(SyncConfig::default(), PeerKind::Browser, trusted);
+//! engine.handle_input(now(), SyncInput::Stored(store.all_history().await));
+//! loop {
+//!     while let Some(output) = engine.poll_output() {
+//!         match output {
+//!             SyncOutput::Connect { peer }     => webrtc.offer(peer),          // later: Connected / Disconnected
+//!             SyncOutput::Disconnect { peer }  => webrtc.close(peer),
+//!             SyncOutput::Send { peer, text }  => webrtc.send(peer, text),
+//!             SyncOutput::Persist(facts)       => { store.put_facts(&facts).await; engine.handle_input(now(), SyncInput::Stored(facts)) }
+//!             SyncOutput::Load { peer, rid, channel, before, after, limit } => {
+//!                 let (facts, more) = store.page(channel, before, after, limit).await;   // newest first
+//!                 engine.handle_input(now(), SyncInput::Loaded { peer, rid, facts, more })
+//!             }
+//!             SyncOutput::Status { channel, status } => ui.history_status(channel, status),
+//!         }
+//!     }
+//!     select! {
+//!         (peer, kind) = presence.online()   => engine.handle_input(now(), SyncInput::PeerOnline { peer, kind }),
+//!         peer = presence.offline()          => engine.handle_input(now(), SyncInput::PeerOffline { peer }),
+//!         (peer, kind) = webrtc.opened()     => engine.handle_input(now(), SyncInput::Connected { peer, kind }),
+//!         peer = webrtc.closed()             => engine.handle_input(now(), SyncInput::Disconnected { peer }),
+//!         (peer, text) = webrtc.message()    => engine.handle_input(now(), SyncInput::Received { peer, text }),
+//!         facts = relay.live_facts()         => engine.handle_input(now(), SyncInput::Stored(facts)),  // after storing
+//!         () = sleep_until(engine.poll_timeout()) => engine.handle_timeout(now()),
+//!     }
+//! }
+//! ```
+//!
+//! # What is missing ([`gaps`](self) in detail)
+//!
+//! Per channel the engine keeps held message ids with their `prev` and
+//! epoch, the channel's channel facts (the oldest is the creation fact) and
+//! the known epoch facts. A held message whose `prev` is neither held nor a
+//! channel or epoch fact is a **gap**: the range between the held messages
+//! around `prev` is missing. A `prev` of `None` (or a later channel fact)
+//! starts a chain at a relay restart, which is not a gap. When the oldest
+//! held message links to the creation fact, the bottom is complete. When it
+//! starts a chain instead, the range below it is missing until a peer that
+//! advertised `complete` confirms nothing is there, and whenever a peer
+//! showed older messages and has not yet served them. A chain start above a
+//! message of another run is checked with any connected peer whose holdings
+//! overlap that range and differ from ours. A connected peer advertising a
+//! newer message than our newest makes the top missing.
+//!
+//! # Status
+//!
+//! [`HistoryStatus::Complete`] when nothing is missing (the chain reaches
+//! the creation fact, or its oldest start was confirmed);
+//! [`HistoryStatus::Filling`] while ranges are missing and requests are in
+//! flight (or peers are being connected for them);
+//! [`HistoryStatus::Missing`] when ranges are missing and no connected peer
+//! can serve them; [`HistoryStatus::Unknown`] while nothing is held and no
+//! peer said it holds anything. A `Status` output is emitted on every change.
+//!
+//! # Peers and requests
+//!
+//! On `Connected` both sides send `hello` with their holdings per channel
+//! (count, oldest, newest, fingerprint, complete). Peers holding the same set
+//! have equal fingerprints and exchange nothing more. Each wanted range is
+//! asked of one idle peer whose holdings cover it (browsers first, virtual
+//! clients only when no connected browser can serve it), one request per peer
+//! at a time, `page_limit` facts newest first. Every fact of an answer must
+//! be a message of the asked channel inside the asked range and verify
+//! (batch verification); otherwise the whole answer is dropped, the peer is
+//! penalised for `penalty_ms` and disconnected, and the range is asked
+//! elsewhere. Valid facts are indexed at once and emitted as `Persist`. A
+//! peer that answered a range in full is not asked for it again (it lacks
+//! what is still missing there). A request unanswered for
+//! `request_timeout_ms` penalises the peer as stalled; a peer leaving
+//! mid-transfer just frees the range for another. When a channel becomes
+//! complete the engine says hello again to its open peers, so peers still
+//! filling learn that it can now serve them.
+//!
+//! # Serving
+//!
+//! A peer's `page` (limit ≤ [`catalk_proto::MAX_PAGE_FACTS`], a channel we
+//! know) is charged to that peer's token bucket in facts
+//! (`serve_facts_per_second`, `serve_burst`); over it, the answer is
+//! `refused` with `rate_limited`. Otherwise the engine asks the shell to
+//! `Load` the page and sends the `facts` in as many messages as needed to
+//! stay under [`catalk_proto::MAX_PEER_MESSAGE_BYTES`], the last carrying
+//! the real `more`.
+
+mod bucket;
+mod channel;
+mod config;
+mod engine;
+mod fetch;
+mod gaps;
+mod hello;
+mod index;
+mod input;
+mod intervals;
+mod output;
+mod peers;
+mod planner;
+pub mod rng;
+mod serve;
+pub mod sim;
+mod status;
+mod timers;
+
+pub use config::SyncConfig;
+pub use engine::{SyncEngine, SyncStats};
+pub use input::{PeerId, SyncInput};
+pub use output::SyncOutput;
+pub use status::{HistoryStatus, MissingRange};
+
+#[cfg(test)]
+mod tests;

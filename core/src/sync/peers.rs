@@ -1,0 +1,135 @@
+//! What the engine knows about each peer: presence, the data channel, its
+//! advertised holdings, penalties, the request in flight and its serving budget.
+
+use crate::sync::bucket::Bucket;
+use catalk_proto::{ChannelHoldings, ChannelName, PeerKind};
+use std::collections::BTreeMap;
+
+/// The state of the data channel to a peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Link {
+    /// No data channel.
+    Closed,
+    /// We asked the shell to connect at `since`.
+    Connecting {
+        /// When.
+        since: u64,
+    },
+    /// Open since `since`; `hello` once the peer has said it.
+    Open {
+        /// When it opened.
+        since: u64,
+        /// The peer's holdings per channel, once it said hello.
+        hello: Option<BTreeMap<ChannelName, ChannelHoldings>>,
+    },
+}
+
+/// One peer.
+#[derive(Debug, Clone)]
+pub(crate) struct Peer {
+    /// Browser or virtual client.
+    pub kind: PeerKind,
+    /// Online at the relay (as far as presence says).
+    pub online: bool,
+    /// The data channel.
+    pub link: Link,
+    /// Our request in flight to it.
+    pub outstanding: Option<u64>,
+    /// Not asked (nor connected to) before this time: it lied or stalled.
+    pub penalised_until: u64,
+    /// Not asked before this time: it refused for its rate limit.
+    pub cooldown_until: u64,
+    /// Not connected to again before this time: it had nothing for us.
+    pub tried_until: u64,
+    /// Last request either way, or when the channel opened.
+    pub last_activity: u64,
+    /// Since when the peer has been of no use for anything we miss.
+    pub useless_since: Option<u64>,
+    /// Its serving budget (facts).
+    pub bucket: Bucket,
+    /// Whether its latest hello was weighed for the channels we need peers for.
+    pub judged: bool,
+}
+
+impl Peer {
+    /// A peer not yet connected.
+    pub fn new(kind: PeerKind, bucket: Bucket) -> Self {
+        Self {
+            kind,
+            online: true,
+            link: Link::Closed,
+            outstanding: None,
+            penalised_until: 0,
+            cooldown_until: 0,
+            tried_until: 0,
+            last_activity: 0,
+            useless_since: None,
+            bucket,
+            judged: false,
+        }
+    }
+
+    /// Whether the data channel is open.
+    pub fn is_open(&self) -> bool {
+        matches!(self.link, Link::Open { .. })
+    }
+
+    /// The peer's holdings, once it said hello.
+    pub fn hello(&self) -> Option<&BTreeMap<ChannelName, ChannelHoldings>> {
+        match &self.link {
+            Link::Open { hello: Some(hello), .. } => Some(hello),
+            _ => None,
+        }
+    }
+
+    /// Whether the peer is penalised at `now`.
+    pub fn penalised(&self, now: u64) -> bool {
+        now < self.penalised_until
+    }
+
+    /// Whether a request can be sent to it now.
+    pub fn idle(&self, now: u64) -> bool {
+        self.hello().is_some() && self.outstanding.is_none() && !self.penalised(now) && now >= self.cooldown_until
+    }
+
+    /// Whether the peer may be connected to now.
+    pub fn connectable(&self, now: u64) -> bool {
+        self.online && self.link == Link::Closed && !self.penalised(now) && now >= self.tried_until
+    }
+
+    /// Whether the peer's hello says it is still filling some channel.
+    pub fn filling(&self) -> bool {
+        self.hello().is_some_and(|hello| hello.values().any(|h| !h.complete))
+    }
+}
+
+/// A stable pseudo-random rank of a peer id under `salt`, to spread choices.
+pub(crate) fn rank(salt: u64, peer: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in peer.bytes() {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    crate::sync::rng::mix64(hash ^ salt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranks_depend_on_the_salt() {
+        let a: Vec<u64> = ["p1", "p2", "p3"].iter().map(|p| rank(1, p)).collect();
+        let b: Vec<u64> = ["p1", "p2", "p3"].iter().map(|p| rank(2, p)).collect();
+        assert_ne!(a, b);
+        assert_eq!(rank(7, "p1"), rank(7, "p1"));
+    }
+
+    #[test]
+    fn a_penalised_peer_is_neither_asked_nor_connected() {
+        let mut peer = Peer::new(PeerKind::Browser, Bucket::new(10, 10, 0));
+        peer.penalised_until = 100;
+        assert!(!peer.connectable(50) && peer.connectable(100));
+        peer.link = Link::Open { since: 0, hello: Some(BTreeMap::new()) };
+        assert!(!peer.idle(50) && peer.idle(100));
+    }
+}

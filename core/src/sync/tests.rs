@@ -1,0 +1,532 @@
+//! Behaviour of the engine with a few peers on a synchronous test network:
+//! every output is carried out at once (connects open, sends arrive, loads
+//! and persists hit an in-memory store), in order, unless a test interferes.
+
+use super::sim::history::{History, forge, relay_public};
+use super::*;
+use catalk_proto::{ChannelName, Fact, FactBody, FactId, PeerKind, PeerMessage};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// How a node's shell misbehaves when serving.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Serving {
+    Honest,
+    /// Serves altered texts.
+    Forged,
+    /// Leaves these message ids out of its answers.
+    Withholding(BTreeSet<FactId>),
+    /// Never answers pages.
+    Silent,
+    /// Serves one fact from outside the asked range.
+    OutOfRange,
+}
+
+struct Node {
+    engine: SyncEngine,
+    store: BTreeMap<FactId, Fact>,
+    serving: Serving,
+    persisted: Vec<Fact>,
+    statuses: Vec<HistoryStatus>,
+}
+
+#[derive(Default)]
+struct Net {
+    nodes: BTreeMap<String, Node>,
+    now: u64,
+    queue: VecDeque<(String, SyncInput)>,
+    /// Every peer message sent: (from, to, message).
+    sent: Vec<(String, String, PeerMessage)>,
+    /// Messages from these senders are dropped once they sent this many.
+    budget: BTreeMap<String, usize>,
+    /// Open data channels, as unordered pairs.
+    links: BTreeSet<(String, String)>,
+}
+
+fn pair(a: &str, b: &str) -> (String, String) {
+    if a < b { (a.to_owned(), b.to_owned()) } else { (b.to_owned(), a.to_owned()) }
+}
+
+impl Net {
+    fn add(&mut self, name: &str, kind: PeerKind, facts: Vec<Fact>, config: SyncConfig) {
+        let mut engine = SyncEngine::new(config, kind, vec![relay_public()]);
+        engine.set_seed(name.len() as u64);
+        let store: BTreeMap<FactId, Fact> = facts.iter().map(|f| (f.id, f.clone())).collect();
+        let node = Node { engine, store, serving: Serving::Honest, persisted: Vec::new(), statuses: Vec::new() };
+        self.nodes.insert(name.to_owned(), node);
+        self.input(name, SyncInput::Stored(facts));
+    }
+
+    fn input(&mut self, to: &str, input: SyncInput) {
+        self.queue.push_back((to.to_owned(), input));
+        self.run();
+    }
+
+    fn kind(&self, name: &str) -> PeerKind {
+        self.nodes.get(name).map_or(PeerKind::Browser, |n| n.engine.own_kind)
+    }
+
+    /// `who` learns that `peer` is online.
+    fn sees(&mut self, who: &str, peer: &str) {
+        let kind = self.kind(peer);
+        self.input(who, SyncInput::PeerOnline { peer: peer.into(), kind });
+    }
+
+    /// Opens a data channel between `a` and `b` (as if `a` connected).
+    fn link(&mut self, a: &str, b: &str) {
+        self.links.insert(pair(a, b));
+        let (ka, kb) = (self.kind(a), self.kind(b));
+        self.queue.push_back((b.into(), SyncInput::Connected { peer: a.into(), kind: ka }));
+        self.queue.push_back((a.into(), SyncInput::Connected { peer: b.into(), kind: kb }));
+        self.run();
+    }
+
+    /// `name` goes offline: its links close and everyone who knew it hears so.
+    fn leave(&mut self, name: &str) {
+        let others: Vec<String> = self.nodes.keys().filter(|n| *n != name).cloned().collect();
+        for other in others {
+            self.links.remove(&pair(name, &other));
+            self.queue.push_back((other, SyncInput::PeerOffline { peer: name.into() }));
+        }
+        self.run();
+    }
+
+    fn run(&mut self) {
+        while let Some((to, input)) = self.queue.pop_front() {
+            let now = self.now;
+            let Some(node) = self.nodes.get_mut(&to) else { continue };
+            node.engine.handle_input(now, input);
+            self.drain(&to);
+        }
+    }
+
+    fn drain(&mut self, name: &str) {
+        loop {
+            let Some(node) = self.nodes.get_mut(name) else { return };
+            let Some(output) = node.engine.poll_output() else { return };
+            match output {
+                SyncOutput::Connect { peer } => {
+                    if self.nodes.contains_key(&peer) {
+                        self.links.insert(pair(name, &peer));
+                        let (kn, kp) = (self.kind(name), self.kind(&peer));
+                        self.queue.push_back((peer.clone(), SyncInput::Connected { peer: name.into(), kind: kn }));
+                        self.queue.push_back((name.into(), SyncInput::Connected { peer, kind: kp }));
+                    } else {
+                        self.queue.push_back((name.into(), SyncInput::Disconnected { peer }));
+                    }
+                }
+                SyncOutput::Disconnect { peer } => {
+                    if self.links.remove(&pair(name, &peer)) {
+                        self.queue.push_back((peer, SyncInput::Disconnected { peer: name.into() }));
+                    }
+                }
+                SyncOutput::Send { peer, text } => {
+                    assert!(text.len() < catalk_proto::MAX_PEER_MESSAGE_BYTES);
+                    let message: PeerMessage = serde_json::from_str(&text).expect("peer message");
+                    let (message, text) = tamper(node, message, text);
+                    self.sent.push((name.into(), peer.clone(), message));
+                    let allowed = self.budget.get_mut(name).is_none_or(|left| {
+                        let ok = *left > 0;
+                        *left = left.saturating_sub(1);
+                        ok
+                    });
+                    if allowed && self.links.contains(&pair(name, &peer)) {
+                        self.queue.push_back((peer, SyncInput::Received { peer: name.into(), text }));
+                    }
+                }
+                SyncOutput::Persist(facts) => {
+                    node.persisted.extend(facts.iter().cloned());
+                    node.store.extend(facts.iter().map(|f| (f.id, f.clone())));
+                    self.queue.push_back((name.into(), SyncInput::Stored(facts)));
+                }
+                SyncOutput::Load { peer, rid, channel, before, after, limit } => {
+                    if node.serving == Serving::Silent {
+                        continue;
+                    }
+                    let (facts, more) = load(node, &channel, before, after, limit);
+                    self.queue.push_back((name.into(), SyncInput::Loaded { peer, rid, facts, more }));
+                }
+                SyncOutput::Status { status, .. } => node.statuses.push(status),
+            }
+        }
+    }
+
+    /// Moves the clock and fires due timers.
+    fn advance(&mut self, ms: u64) {
+        let end = self.now + ms;
+        loop {
+            let next = self.nodes.values().filter_map(|n| n.engine.poll_timeout()).filter(|t| *t <= end).min();
+            let Some(at) = next else { break };
+            self.now = at;
+            let due: Vec<String> = self
+                .nodes
+                .iter()
+                .filter(|(_, n)| n.engine.poll_timeout().is_some_and(|t| t <= at))
+                .map(|(k, _)| k.clone())
+                .collect();
+            for name in due {
+                if let Some(node) = self.nodes.get_mut(&name) {
+                    node.engine.handle_timeout(at);
+                }
+                self.drain(&name);
+                self.run();
+            }
+        }
+        self.now = end;
+    }
+
+    fn node(&self, name: &str) -> &Node {
+        &self.nodes[name]
+    }
+
+    fn status(&self, name: &str) -> HistoryStatus {
+        self.node(name).engine.status(&ChannelName::general())
+    }
+
+    fn holds_all(&self, name: &str, history: &History) -> bool {
+        history.messages.iter().all(|m| self.node(name).store.get(&m.id) == Some(m))
+    }
+
+    fn pages_to(&self, to: &str) -> usize {
+        self.sent.iter().filter(|(_, t, m)| t == to && matches!(m, PeerMessage::Page { .. })).count()
+    }
+
+    fn disconnects(&self, name: &str) -> bool {
+        !self.links.iter().any(|(a, b)| a == name || b == name)
+    }
+}
+
+fn load(
+    node: &Node,
+    channel: &ChannelName,
+    before: Option<FactId>,
+    after: Option<FactId>,
+    limit: u32,
+) -> (Vec<Fact>, bool) {
+    let mut facts: Vec<Fact> = node
+        .store
+        .values()
+        .rev()
+        .filter(|f| matches!(&f.body, FactBody::Message { channel: c, .. } if c == channel))
+        .filter(|f| before.is_none_or(|b| f.id < b) && after.is_none_or(|a| f.id > a))
+        .filter(|f| !matches!(&node.serving, Serving::Withholding(ids) if ids.contains(&f.id)))
+        .take(limit as usize + 1)
+        .cloned()
+        .collect();
+    let more = facts.len() > limit as usize;
+    facts.truncate(limit as usize);
+    (facts, more)
+}
+
+/// A lying peer's shell (or modified client) changes its answers on the way out.
+fn tamper(node: &Node, message: PeerMessage, text: String) -> (PeerMessage, String) {
+    let PeerMessage::Facts { rid, mut facts, more } = message else { return (message, text) };
+    match &node.serving {
+        Serving::Forged => facts = facts.iter().map(forge).collect(),
+        Serving::OutOfRange => {
+            let newest = node.store.values().next_back().cloned();
+            if let (Some(first), Some(outside)) = (facts.first_mut(), newest) {
+                *first = outside;
+            }
+        }
+        _ => {}
+    }
+    let message = PeerMessage::Facts { rid, facts, more };
+    let text = serde_json::to_string(&message).unwrap_or_default();
+    (message, text)
+}
+
+fn config() -> SyncConfig {
+    SyncConfig::default()
+}
+
+fn history() -> History {
+    History::new("general", 250, Some(120))
+}
+
+fn forged_persisted(net: &Net, history: &History) -> usize {
+    let genuine: BTreeMap<FactId, &Fact> = history.messages.iter().map(|m| (m.id, m)).collect();
+    net.nodes.values().flat_map(|n| n.persisted.iter()).filter(|f| genuine.get(&f.id) != Some(f)).count()
+}
+
+#[test]
+fn two_peers_already_in_sync_exchange_only_their_hellos() {
+    let h = history();
+    let mut net = Net::default();
+    net.add("a", PeerKind::Browser, h.all(), config());
+    net.add("b", PeerKind::Browser, h.all(), config());
+    net.link("a", "b");
+    net.advance(1_000);
+    let kinds: Vec<&PeerMessage> = net.sent.iter().map(|(_, _, m)| m).collect();
+    assert_eq!(kinds.len(), 2, "{kinds:?}");
+    assert!(kinds.iter().all(|m| matches!(m, PeerMessage::Hello { .. })));
+    assert_eq!((net.status("a"), net.status("b")), (HistoryStatus::Complete, HistoryStatus::Complete));
+}
+
+#[test]
+fn a_late_joiner_fills_everything_and_reports_unknown_filling_complete() {
+    let h = history();
+    let mut net = Net::default();
+    net.add("seed", PeerKind::Browser, h.all(), config());
+    net.add("late", PeerKind::Browser, h.preamble(), config());
+    assert_eq!(net.status("late"), HistoryStatus::Unknown);
+    net.sees("late", "seed");
+    assert!(net.holds_all("late", &h));
+    assert_eq!(net.node("late").persisted.len(), h.messages.len());
+    let statuses = &net.node("late").statuses;
+    assert_eq!(statuses.first(), Some(&HistoryStatus::Unknown));
+    assert!(statuses.iter().any(|s| matches!(s, HistoryStatus::Filling { .. })));
+    assert_eq!(statuses.last(), Some(&HistoryStatus::Complete));
+    // 250 messages in pages of 100, plus the check below the restart boundary is covered by them.
+    assert_eq!(net.pages_to("seed"), 3);
+}
+
+#[test]
+fn a_relay_restart_is_not_a_gap_but_a_missing_prev_is() {
+    let h = history();
+    let mut net = Net::default();
+    let mut alone = h.preamble();
+    alone.extend(h.messages.iter().cloned());
+    net.add("whole", PeerKind::Browser, alone.clone(), config());
+    assert_eq!(net.status("whole"), HistoryStatus::Complete);
+    alone.retain(|f| f.id != h.messages[200].id);
+    net.add("holed", PeerKind::Browser, alone, config());
+    let hole = MissingRange { after: Some(h.messages[199].id), before: Some(h.messages[201].id) };
+    assert_eq!(net.status("holed"), HistoryStatus::Missing { missing: vec![hole] });
+}
+
+#[test]
+fn a_chain_start_at_the_bottom_is_filled_from_below() {
+    let h = history();
+    let mut net = Net::default();
+    net.add("seed", PeerKind::Browser, h.all(), config());
+    let mut second_run = h.preamble();
+    second_run.extend(h.messages[120..].iter().cloned());
+    net.add("late", PeerKind::Browser, second_run, config());
+    let bottom = MissingRange { after: None, before: Some(h.messages[120].id) };
+    assert_eq!(net.status("late"), HistoryStatus::Missing { missing: vec![bottom] });
+    net.sees("late", "seed");
+    assert!(net.holds_all("late", &h));
+    assert_eq!(net.status("late"), HistoryStatus::Complete);
+}
+
+#[test]
+fn forged_facts_drop_the_answer_penalise_the_liar_and_fill_from_an_honest_peer() {
+    let h = history();
+    let mut net = Net::default();
+    net.add("liar", PeerKind::Browser, h.all(), config());
+    net.nodes.get_mut("liar").map(|n| n.serving = Serving::Forged);
+    net.add("honest", PeerKind::Browser, h.all(), config());
+    net.add("late", PeerKind::Browser, h.preamble(), config());
+    net.link("late", "liar");
+    assert!(net.disconnects("liar"), "the liar is dropped");
+    assert_eq!(net.node("late").persisted.len(), 0);
+    assert_eq!(net.node("late").engine.stats().rejected_answers, 1);
+    net.sees("late", "liar");
+    net.sees("late", "honest");
+    assert!(net.holds_all("late", &h));
+    assert_eq!(forged_persisted(&net, &h), 0);
+    assert_eq!(net.pages_to("liar"), 1, "a penalised peer is not asked again");
+    assert_eq!(net.status("late"), HistoryStatus::Complete);
+}
+
+#[test]
+fn an_out_of_range_fact_is_treated_as_a_lie() {
+    let h = history();
+    let mut net = Net::default();
+    net.add("odd", PeerKind::Browser, h.all(), config());
+    net.nodes.get_mut("odd").map(|n| n.serving = Serving::OutOfRange);
+    let mut partial = h.preamble();
+    partial.extend(h.messages[200..].iter().cloned());
+    partial.extend(h.messages[..100].iter().cloned());
+    net.add("late", PeerKind::Browser, partial, config());
+    net.link("late", "odd");
+    assert!(net.disconnects("odd"));
+    assert_eq!(net.node("late").engine.stats().rejected_answers, 1);
+}
+
+#[test]
+fn withheld_facts_are_fetched_from_another_peer() {
+    let h = history();
+    let withheld: BTreeSet<FactId> = h.messages[50..60].iter().map(|m| m.id).collect();
+    let mut net = Net::default();
+    net.add("stingy", PeerKind::Browser, h.all(), config());
+    net.nodes.get_mut("stingy").map(|n| n.serving = Serving::Withholding(withheld));
+    net.add("late", PeerKind::Browser, h.preamble(), config());
+    net.link("late", "stingy");
+    let hole = MissingRange { after: Some(h.messages[49].id), before: Some(h.messages[60].id) };
+    assert_eq!(net.status("late"), HistoryStatus::Missing { missing: vec![hole] });
+    net.add("honest", PeerKind::Browser, h.all(), config());
+    net.sees("late", "honest");
+    assert!(net.holds_all("late", &h));
+    assert_eq!(net.status("late"), HistoryStatus::Complete);
+}
+
+#[test]
+fn reordered_and_duplicated_facts_are_harmless() {
+    let h = history();
+    let mut net = Net::default();
+    net.add("late", PeerKind::Browser, h.preamble(), config());
+    // Stored out of order and twice: the index is idempotent.
+    let mut shuffled: Vec<Fact> = h.messages[..120].to_vec();
+    shuffled.reverse();
+    shuffled.swap(3, 90);
+    net.nodes.get_mut("late").map(|n| n.store.extend(shuffled.iter().map(|f| (f.id, f.clone()))));
+    net.input("late", SyncInput::Stored(shuffled.clone()));
+    net.input("late", SyncInput::Stored(shuffled));
+    net.add("seed", PeerKind::Browser, h.all(), config());
+    net.link("late", "seed");
+    // Answers arrive reordered and each Facts message twice.
+    let page = net
+        .sent
+        .iter()
+        .rev()
+        .find_map(|(f, _, m)| match m {
+            PeerMessage::Facts { rid, facts, more } if f == "seed" => Some((*rid, facts.clone(), *more)),
+            _ => None,
+        })
+        .expect("an answer");
+    let (rid, mut facts, more) = page;
+    facts.reverse();
+    let text = serde_json::to_string(&PeerMessage::Facts { rid, facts, more }).unwrap_or_default();
+    net.input("late", SyncInput::Received { peer: "seed".into(), text });
+    assert!(net.holds_all("late", &h));
+    assert_eq!(net.node("late").persisted.len(), h.messages.len() - 120);
+    assert_eq!(net.node("late").engine.stats().rejected_answers, 0);
+    assert_eq!(net.status("late"), HistoryStatus::Complete);
+}
+
+#[test]
+fn a_peer_leaving_mid_transfer_is_replaced_and_the_range_completes() {
+    let h = history();
+    let mut net = Net::default();
+    net.add("a", PeerKind::Browser, h.all(), config());
+    net.add("b", PeerKind::Browser, h.all(), config());
+    net.add("late", PeerKind::Browser, h.preamble(), config());
+    // `a` gets its hello and one page out, then nothing more.
+    net.budget.insert("a".into(), 2);
+    net.link("late", "a");
+    assert_eq!(net.node("late").persisted.len(), 100);
+    assert!(matches!(net.status("late"), HistoryStatus::Filling { .. }));
+    net.leave("a");
+    net.sees("late", "b");
+    assert!(net.holds_all("late", &h));
+    assert_eq!(net.status("late"), HistoryStatus::Complete);
+    assert_eq!(net.node("late").engine.stats().timeouts, 0);
+}
+
+#[test]
+fn a_stalled_peer_times_out_is_penalised_and_the_range_is_retried_elsewhere() {
+    let h = history();
+    let mut net = Net::default();
+    net.add("slow", PeerKind::Browser, h.all(), config());
+    net.nodes.get_mut("slow").map(|n| n.serving = Serving::Silent);
+    net.add("late", PeerKind::Browser, h.preamble(), config());
+    net.link("late", "slow");
+    assert!(matches!(net.status("late"), HistoryStatus::Filling { .. }));
+    net.add("honest", PeerKind::Browser, h.all(), config());
+    net.sees("late", "honest");
+    // Busy with the stalled request? No: `honest` was connected and asked for the
+    // same range only once `slow` timed out.
+    net.advance(config().request_timeout_ms + 1);
+    assert!(net.holds_all("late", &h));
+    assert_eq!(net.node("late").engine.stats().timeouts, 1);
+    assert_eq!(net.pages_to("slow"), 1);
+    assert!(net.disconnects("slow"));
+}
+
+#[test]
+fn serving_is_rate_limited_per_peer() {
+    let h = History::new("general", 1_000, None);
+    let tight = SyncConfig { serve_facts_per_second: 100, serve_burst: 200, ..config() };
+    let mut net = Net::default();
+    net.add("server", PeerKind::Browser, h.all(), tight);
+    net.add("greedy", PeerKind::Browser, h.preamble(), config());
+    net.link("greedy", "server");
+    let refused = |net: &Net| {
+        net.sent.iter().filter(|(f, _, m)| f == "server" && matches!(m, PeerMessage::Refused { .. })).count()
+    };
+    assert_eq!(refused(&net), 1, "two pages of 100 fit the burst, the third is refused");
+    assert_eq!(net.node("server").engine.stats().refused_rate_limited, 1);
+    net.advance(1_000);
+    assert!(net.node("greedy").persisted.len() >= 300);
+    assert!(net.node("server").engine.served_bytes() > 0);
+}
+
+#[test]
+fn unknown_pages_are_refused_as_bad_requests() {
+    let h = history();
+    let mut net = Net::default();
+    net.add("server", PeerKind::Browser, h.all(), config());
+    net.add("asker", PeerKind::Browser, h.all(), config());
+    net.link("asker", "server");
+    for (channel, limit) in [("nowhere", 10), ("general", catalk_proto::MAX_PAGE_FACTS + 1)] {
+        let page = PeerMessage::Page {
+            rid: 99,
+            channel: ChannelName::new(channel).unwrap_or_else(|_| ChannelName::general()),
+            before: None,
+            after: None,
+            limit,
+        };
+        let text = serde_json::to_string(&page).unwrap_or_default();
+        net.input("server", SyncInput::Received { peer: "asker".into(), text });
+        let last = net.sent.last().map(|(_, _, m)| m.clone());
+        assert_eq!(last, Some(PeerMessage::Refused { rid: 99, code: "bad_request".into() }));
+    }
+}
+
+#[test]
+fn browsers_are_asked_before_virtual_clients() {
+    let h = history();
+    let mut net = Net::default();
+    net.add("keeper", PeerKind::Virtual, h.all(), config());
+    net.add("friend", PeerKind::Browser, h.all(), config());
+    net.add("late", PeerKind::Browser, h.preamble(), config());
+    net.sees("late", "friend");
+    net.sees("late", "keeper");
+    assert!(net.holds_all("late", &h));
+    assert_eq!(net.pages_to("keeper"), 0);
+    assert_eq!(net.node("keeper").engine.served_bytes(), 0);
+}
+
+#[test]
+fn a_virtual_client_is_the_last_resort() {
+    let h = history();
+    let mut net = Net::default();
+    net.add("keeper", PeerKind::Virtual, h.all(), config());
+    net.add("empty", PeerKind::Browser, h.preamble(), config());
+    net.add("late", PeerKind::Browser, h.preamble(), config());
+    net.sees("late", "keeper");
+    net.sees("late", "empty");
+    assert_eq!(net.pages_to("keeper"), 0, "the browser is tried first");
+    net.advance(config::VIRTUAL_PATIENCE_MS + 1);
+    assert!(net.holds_all("late", &h));
+    assert!(net.node("keeper").engine.served_bytes() > 0);
+}
+
+#[test]
+fn nothing_is_fetched_before_trusted_keys_are_known() {
+    let h = history();
+    let mut net = Net::default();
+    net.add("seed", PeerKind::Browser, h.all(), config());
+    let mut late = SyncEngine::new(config(), PeerKind::Browser, Vec::new());
+    late.handle_input(0, SyncInput::Stored(h.preamble()));
+    late.handle_input(0, SyncInput::PeerOnline { peer: "seed".into(), kind: PeerKind::Browser });
+    let outputs: Vec<SyncOutput> = std::iter::from_fn(|| late.poll_output()).collect();
+    assert!(!outputs.iter().any(|o| matches!(o, SyncOutput::Connect { .. })), "{outputs:?}");
+    late.set_trusted(vec![relay_public()]);
+    let outputs: Vec<SyncOutput> = std::iter::from_fn(|| late.poll_output()).collect();
+    assert!(outputs.iter().any(|o| matches!(o, SyncOutput::Connect { .. })));
+}
+
+#[test]
+fn idle_connections_close_once_nothing_is_missing() {
+    let h = history();
+    let mut net = Net::default();
+    net.add("seed", PeerKind::Browser, h.all(), config());
+    net.add("late", PeerKind::Browser, h.preamble(), config());
+    net.sees("late", "seed");
+    assert!(net.holds_all("late", &h));
+    assert!(!net.disconnects("late"));
+    net.advance(config::IDLE_CLOSE_MS + 1);
+    assert!(net.disconnects("late"));
+}

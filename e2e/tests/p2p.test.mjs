@@ -1,0 +1,137 @@
+// Peer-to-peer history: late joiners backfill from other browsers over WebRTC,
+// verified and complete, with peers leaving and lying.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { Relay, launchBrowser, newUser, onboard, waitConnected, shot } from "./harness.mjs";
+
+const TOTAL = 500;
+let browser;
+before(async () => {
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+});
+
+/** Posts `count` messages through the app's client, as fast as the relay acks them. */
+async function postMany(page, from, count, label) {
+  await page.evaluate(async ({ from, count, label }) => {
+    for (let n = from; n < from + count; n++) await window.catalk.post("general", `${label} ${n}`);
+  }, { from, count, label });
+}
+
+/** Messages of `channel` in this page's IndexedDB, read directly. */
+async function storedTexts(page, channel = "general") {
+  return page.evaluate(async (channel) => {
+    const db = await new Promise((resolve, reject) => {
+      const req = indexedDB.open("catalk");
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+    const rows = await new Promise((resolve, reject) => {
+      const req = db.transaction("facts").objectStore("facts").index("by_kind").getAll("message");
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+    db.close();
+    return rows.filter((r) => r.channel === channel).map((r) => JSON.parse(r.json).body.text);
+  }, channel);
+}
+
+async function historyStatus(page) {
+  return (await page.textContent("[data-testid=history-status]"))?.trim() ?? "";
+}
+
+async function waitComplete(page, timeout = 60_000) {
+  await page.waitForFunction(
+    () => document.querySelector("[data-testid=history-status]")?.textContent.trim().startsWith("complete"),
+    null,
+    { timeout },
+  );
+}
+
+async function waitStoredAtLeast(page, n, timeout = 60_000) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const count = (await storedTexts(page)).length;
+    if (count >= n) return count;
+    if (Date.now() > deadline) throw new Error(`only ${count} of ${n} messages stored`);
+    await page.waitForTimeout(200);
+  }
+}
+
+test("late joiners backfill 500 messages from peers, through departures and a lying peer", async () => {
+  const relay = await new Relay(["--no-claim", "--posts-per-second", "2000", "--frames-per-second", "2000"]).start();
+  try {
+    const a = await newUser(browser, relay);
+    await onboard(a.page, "Ada");
+    const b = await newUser(browser, relay);
+    await onboard(b.page, "Bob");
+    await Promise.all([postMany(a.page, 0, TOTAL / 2, "from Ada"), postMany(b.page, 0, TOTAL / 2, "from Bob")]);
+    await waitStoredAtLeast(a.page, TOTAL);
+    await waitStoredAtLeast(b.page, TOTAL);
+
+    // The relay restarts: it holds nothing. A and B reconnect by themselves.
+    await relay.restart();
+    await waitConnected(a.page, 40_000);
+    await waitConnected(b.page, 40_000);
+
+    // C joins late and fills everything from A and B.
+    const c = await newUser(browser, relay);
+    await onboard(c.page, "Cleo");
+    await waitComplete(c.page);
+    const cTexts = await storedTexts(c.page);
+    assert.equal(cTexts.length, TOTAL, "C holds every message");
+    assert.equal(new Set(cTexts).size, TOTAL, "no duplicates");
+    // Scrolling up shows the oldest messages, fetched from peers and stored.
+    await c.page.waitForSelector("[data-testid=message]");
+    for (let i = 0; i < 20; i++) {
+      await c.page.evaluate(() => { const s = document.querySelector("[data-testid=message]")?.closest("[role=log]") ?? document.scrollingElement; s.scrollTop = 0; });
+      await c.page.waitForTimeout(150);
+    }
+    await shot(c.page, "10-late-joiner-complete");
+
+    // D joins; A leaves in the middle of D's backfill; D completes from B (and C).
+    const d = await newUser(browser, relay);
+    await onboard(d.page, "Dan");
+    await waitStoredAtLeast(d.page, 1);
+    await a.context.close();
+    await waitComplete(d.page);
+    assert.equal((await storedTexts(d.page)).length, TOTAL, "D holds every message after A left");
+
+    // A lying peer: B's store is altered on disk; with only B online, E must reject B's facts,
+    // then complete from an honest peer once one comes online.
+    await c.context.close();
+    await d.page.goto("about:blank"); // D goes offline; its IndexedDB stays
+    await b.page.evaluate(async () => {
+      const db = await new Promise((resolve) => { const r = indexedDB.open("catalk"); r.onsuccess = () => resolve(r.result); });
+      const tx = db.transaction("facts", "readwrite");
+      const store = tx.objectStore("facts");
+      const rows = await new Promise((resolve) => { const r = store.index("by_kind").getAll("message"); r.onsuccess = () => resolve(r.result); });
+      for (const row of rows) {
+        const fact = JSON.parse(row.json);
+        fact.body.text = `FORGED ${fact.body.text}`;
+        row.json = JSON.stringify(fact);
+        store.put(row);
+      }
+      await new Promise((resolve) => { tx.oncomplete = resolve; });
+      db.close();
+    });
+    const e = await newUser(browser, relay);
+    await onboard(e.page, "Eve");
+    // E tries B, rejects every forged fact, and stores none.
+    await e.page.waitForTimeout(4_000);
+    assert.ok((await storedTexts(e.page)).every((t) => !t.startsWith("FORGED")), "no forged fact stored");
+    assert.ok(!(await historyStatus(e.page)).startsWith("complete"), "not complete from a liar");
+    // An honest peer (D's device again) comes online; E completes from it.
+    await d.page.goto(relay.url);
+    await waitConnected(d.page);
+    await waitComplete(e.page, 90_000);
+    const eTexts = await storedTexts(e.page);
+    assert.equal(eTexts.length, TOTAL);
+    assert.ok(eTexts.every((t) => !t.startsWith("FORGED")), "only genuine facts");
+    await shot(e.page, "11-after-liar");
+  } finally {
+    await relay.stop();
+  }
+});

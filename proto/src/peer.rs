@@ -1,0 +1,134 @@
+//! Peer-to-peer history sync messages, sent over WebRTC data channels (or, as
+//! a fallback, relayed). JSON text, tagged by `t`, each under 64 KiB.
+
+use crate::channel::ChannelName;
+use crate::fact::Fact;
+use crate::id::FactId;
+use serde::{Deserialize, Serialize};
+
+/// Largest peer message in bytes (data channels split larger ones badly).
+pub const MAX_PEER_MESSAGE_BYTES: usize = 60 * 1024;
+/// Most facts a `page` request may ask for.
+pub const MAX_PAGE_FACTS: u32 = 100;
+
+/// What kind of peer this is; browsers prefer browsers, virtual clients are the last resort.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PeerKind {
+    /// A person's browser.
+    Browser,
+    /// An owner's headless history keeper.
+    Virtual,
+}
+
+/// A peer's holdings in one channel, as advertised in `hello`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelHoldings {
+    /// The channel.
+    pub channel: ChannelName,
+    /// How many messages the peer holds.
+    pub count: u64,
+    /// Its oldest message, if any.
+    pub oldest: Option<FactId>,
+    /// Its newest message, if any.
+    pub newest: Option<FactId>,
+    /// Fingerprint of the set of held message ids (see [`crate::fingerprint`]).
+    pub fp: String,
+    /// Whether the peer's chain reaches the channel's creation fact with no gap.
+    pub complete: bool,
+}
+
+/// A message between two peers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum PeerMessage {
+    /// First message each way: who I am and what I hold.
+    Hello {
+        /// Protocol version (1).
+        v: u32,
+        /// Browser or virtual client.
+        kind: PeerKind,
+        /// Holdings per channel.
+        channels: Vec<ChannelHoldings>,
+    },
+    /// Ask for up to `limit` messages of `channel` with `after < id < before`, newest first.
+    Page {
+        /// Request id, echoed in the answer.
+        rid: u64,
+        /// The channel.
+        channel: ChannelName,
+        /// Exclusive upper bound; `None` means the newest.
+        before: Option<FactId>,
+        /// Exclusive lower bound; `None` means the oldest.
+        after: Option<FactId>,
+        /// At most this many (≤ [`MAX_PAGE_FACTS`]).
+        limit: u32,
+    },
+    /// The answer to `page`: facts newest first; `more` when the range holds more than were sent.
+    Facts {
+        /// The request id.
+        rid: u64,
+        /// The facts.
+        facts: Vec<Fact>,
+        /// More facts remain in the requested range.
+        more: bool,
+    },
+    /// A refused request (`rate_limited`, `bad_request`).
+    Refused {
+        /// The request id.
+        rid: u64,
+        /// Why.
+        code: String,
+    },
+}
+
+/// Order-independent fingerprint of a set of ids: the wrapping sum of a mix of
+/// each id's bytes, as 32 hex digits. Equal sets give equal fingerprints; the
+/// fingerprint of a union of disjoint sets is the wrapping sum of theirs.
+pub fn fingerprint<'a>(ids: impl IntoIterator<Item = &'a FactId>) -> u128 {
+    ids.into_iter().fold(0u128, |acc, id| acc.wrapping_add(mix(id)))
+}
+
+/// The per-id term of [`fingerprint`] (SplitMix-style mixing of both halves).
+pub fn mix(id: &FactId) -> u128 {
+    let v = u128::from_be_bytes(id.to_bytes());
+    let mut hi = (v >> 64) as u64 ^ 0x9e37_79b9_7f4a_7c15;
+    let mut lo = v as u64 ^ 0xbf58_476d_1ce4_e5b9;
+    for _ in 0..2 {
+        hi = (hi ^ (hi >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        lo = (lo ^ (lo >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        hi ^= lo.rotate_left(17);
+        lo ^= hi.rotate_left(31);
+    }
+    (u128::from(hi) << 64) | u128::from(lo)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_is_order_independent_and_additive() {
+        let ids: Vec<FactId> = (0..50).map(|n| FactId::from_parts(1000 + n, u128::from(n))).collect();
+        let forward = fingerprint(&ids);
+        let backward = fingerprint(ids.iter().rev());
+        assert_eq!(forward, backward);
+        let (a, b) = ids.split_at(20);
+        assert_eq!(fingerprint(a).wrapping_add(fingerprint(b)), forward);
+        assert_ne!(fingerprint(&ids[1..]), forward);
+    }
+
+    #[test]
+    fn peer_messages_round_trip() {
+        let page = PeerMessage::Page {
+            rid: 3,
+            channel: ChannelName::general(),
+            before: Some(FactId::from_parts(5, 5)),
+            after: None,
+            limit: 100,
+        };
+        let json = serde_json::to_string(&page).unwrap_or_default();
+        assert_eq!(serde_json::from_str::<PeerMessage>(&json).ok(), Some(page));
+    }
+}
