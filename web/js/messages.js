@@ -74,27 +74,40 @@ export function onLiveMessage(m) {
   if (!v || m.channel !== v.channel) return false;
   if (v.loading) { v.pending.push(m); return true; }
   if (v.ids.has(m.id)) return true;
-  const mine = m.author === myKey;
+  // Batch: a burst of messages costs one layout, not one per message.
+  liveQueue.push(m);
+  if (!liveTimer) liveTimer = setTimeout(flushLive, 16);
+  return true;
+}
+
+let liveQueue = [];
+let liveTimer = 0;
+
+function flushLive() {
+  liveTimer = 0;
+  const v = view;
+  const batch = liveQueue.splice(0).filter((m) => v && m.channel === v.channel && !v.ids.has(m.id));
+  if (!v || batch.length === 0) return;
+  const mine = batch.some((m) => m.author === myKey);
   if (v.hasNewer) {
     // The newest rows aren't in the DOM; don't open a gap. Mine: jump there. Others: count them.
-    if (mine) { jumpToLatest(); return true; }
-    if (typeof client.after !== "function") stashInsert(v, m);
-    v.unseen += 1;
+    if (mine) { jumpToLatest(); return; }
+    if (typeof client.after !== "function") for (const m of batch) stashInsert(v, m);
+    v.unseen += batch.length;
     showPill();
-    return true;
+    return;
   }
   const wasAtBottom = atBottom();
   const wasEmpty = rows().length === 0;
-  addRows([m]);
+  addRows(batch);
   if (wasEmpty) paintTop(); // "No messages yet" no longer holds
   if (wasAtBottom || mine) {
     toBottom();
     trimTop();
   } else {
-    v.unseen += 1;
+    v.unseen += batch.length;
     showPill();
   }
-  return true;
 }
 
 /** Inserts messages in id order (ULID text order = time order), skipping ones already shown. */

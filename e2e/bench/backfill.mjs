@@ -1,0 +1,51 @@
+// Benchmark (not a test): one browser peer backfills N messages from another over WebRTC.
+// Prints one JSON line. Run from the repo root after `cargo xtask web && cargo build -p catalk-relay`:
+//   node e2e/bench/backfill.mjs [N]
+import { Relay, launchBrowser, newUser, onboard } from "../tests/harness.mjs";
+
+const N = Number(process.argv[2] ?? 10_000);
+const relay = await new Relay(["--no-claim", "--posts-per-second", "100000", "--frames-per-second", "100000"]).start();
+const browser = await launchBrowser();
+try {
+  const seed = await newUser(browser, relay);
+  await onboard(seed.page, "Seed");
+  const postStart = Date.now();
+  await seed.page.evaluate(async (n) => {
+    const inFlight = [];
+    for (let i = 0; i < n; i++) {
+      inFlight.push(window.catalk.post("general", `backfill benchmark message number ${i} with some ordinary chat length text`));
+      if (inFlight.length >= 50) await Promise.all(inFlight.splice(0));
+    }
+    await Promise.all(inFlight);
+  }, N);
+  const postMs = Date.now() - postStart;
+  // Let the seed's store settle.
+  await seed.page.waitForTimeout(2_000);
+
+  const joiner = await newUser(browser, relay);
+  const start = Date.now();
+  await onboard(joiner.page, "Joiner");
+  await joiner.page.waitForFunction(
+    () => document.querySelector("[data-testid=history-status]")?.textContent.trim().startsWith("complete"),
+    null,
+    { timeout: 600_000, polling: 50 },
+  );
+  const ms = Date.now() - start;
+  const stored = await joiner.page.evaluate(async () => {
+    const db = await new Promise((resolve) => { const r = indexedDB.open("catalk"); r.onsuccess = () => resolve(r.result); });
+    return new Promise((resolve) => {
+      const r = db.transaction("facts").objectStore("facts").index("by_kind").count("message");
+      r.onsuccess = () => resolve(r.result);
+    });
+  });
+  console.log(JSON.stringify({
+    messages: N,
+    stored,
+    backfill_ms: ms,
+    facts_per_s: Math.round((stored / ms) * 1000),
+    seed_post_ms: postMs,
+  }));
+} finally {
+  await browser.close();
+  await relay.stop();
+}
