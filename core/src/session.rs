@@ -360,10 +360,8 @@ impl ClientSession {
             ServerFrame::Fact { fact } => self.live_fact(fact),
             ServerFrame::Ack { rid, id, .. } => self.resolve(rid, Ok(id)),
             ServerFrame::Error { rid, code, message } => self.error(rid, code, message),
-            ServerFrame::Signal { from, from_conn, payload } => {
-                if self.phase == Phase::Ready {
-                    self.outputs.push_back(Output::Signal { from, from_conn, payload });
-                }
+            ServerFrame::Signal { from, from_conn, payload } if self.phase == Phase::Ready => {
+                self.outputs.push_back(Output::Signal { from, from_conn, payload });
             }
             _ => {}
         }

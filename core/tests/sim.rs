@@ -12,7 +12,7 @@ fn run(params: SimParams) -> SimReport {
 #[test]
 fn a_thousand_peers_all_complete_with_churn_loss_and_liars_and_nothing_forged_is_stored() {
     // A small history keeps the debug build quick; the 10,000-peer run is `examples/sim.rs`.
-    let report = run(SimParams { peers: 1_000, messages: 60, restart_at: Some(36), ..SimParams::default() });
+    let report = run(SimParams { peers: 1_000, messages: 50, restart_at: Some(30), ..SimParams::default() });
     assert_eq!(report.completed_joiners, report.joiners, "every honest joiner completes");
     assert_eq!(report.forged_persisted, 0, "no forged fact is ever persisted");
     assert!(report.rejected_answers > 0, "liars were met, and caught");

@@ -5,7 +5,7 @@
 
 use crate::sync::bucket::Bucket;
 use crate::sync::channel::ChannelState;
-use crate::sync::config::SyncConfig;
+use crate::sync::config::{CONNECT_TIMEOUT_MS, SyncConfig};
 use crate::sync::gaps::{Offer, Survey, survey};
 use crate::sync::input::{PeerId, SyncInput};
 use crate::sync::intervals::Range;
@@ -292,6 +292,16 @@ impl SyncEngine {
     }
 
     fn disconnected(&mut self, id: &str) {
+        let now = self.now;
+        if let Some(peer) = self.peers.get_mut(id) {
+            // A channel that failed to open (or never said hello) is not retried
+            // soon; one that worked may be reopened after a pause.
+            let worked = peer.hello().is_some();
+            let pause = if worked { CONNECT_TIMEOUT_MS } else { self.config.penalty_ms };
+            if peer.link != Link::Closed {
+                peer.tried_until = peer.tried_until.max(now + pause);
+            }
+        }
         self.drop_link(id);
         self.forget_if_gone(id);
     }

@@ -38,31 +38,42 @@
 //! }
 //! ```
 //!
-//! # What is missing ([`gaps`](self) in detail)
+//! # What is missing
 //!
 //! Per channel the engine keeps held message ids with their `prev` and
 //! epoch, the channel's channel facts (the oldest is the creation fact) and
-//! the known epoch facts. A held message whose `prev` is neither held nor a
-//! channel or epoch fact is a **gap**: the range between the held messages
-//! around `prev` is missing. A `prev` of `None` (or a later channel fact)
-//! starts a chain at a relay restart, which is not a gap. When the oldest
-//! held message links to the creation fact, the bottom is complete. When it
-//! starts a chain instead, the range below it is missing until a peer that
-//! advertised `complete` confirms nothing is there, and whenever a peer
-//! showed older messages and has not yet served them. A chain start above a
-//! message of another run is checked with any connected peer whose holdings
-//! overlap that range and differ from ours. A connected peer advertising a
-//! newer message than our newest makes the top missing.
+//! the known epoch facts. For each held message whose `prev` is not a held
+//! message:
+//!
+//! - `prev` is the creation fact and the message is the oldest held: the
+//!   bottom is complete.
+//! - `prev` is `None`, another channel fact, an epoch fact, or an id within
+//!   1 ms after the message's own epoch (the `general` fact a relay signs at
+//!   start, §9.2, which we may not hold): a chain starts at a relay restart.
+//!   Not a gap.
+//! - any other id: a **gap**; the range between the held messages around
+//!   `prev` is missing.
+//!
+//! A chain start that is the oldest held message leaves the range below it
+//! missing until a peer that advertised `complete` confirms nothing is there
+//! (its oldest is not older, or it answered that range in full), and for as
+//! long as a peer that showed older messages has not answered for them. A
+//! chain start above a message of another run is checked with any connected
+//! peer whose holdings overlap that range and differ from ours; with no such
+//! peer it is trusted (relay restarts are not gaps). A connected peer
+//! advertising a newer message than our newest makes the top missing.
 //!
 //! # Status
 //!
-//! [`HistoryStatus::Complete`] when nothing is missing (the chain reaches
+//! [`HistoryStatus::Complete`] when nothing is missing (so the chain reaches
 //! the creation fact, or its oldest start was confirmed);
 //! [`HistoryStatus::Filling`] while ranges are missing and requests are in
-//! flight (or peers are being connected for them);
-//! [`HistoryStatus::Missing`] when ranges are missing and no connected peer
-//! can serve them; [`HistoryStatus::Unknown`] while nothing is held and no
-//! peer said it holds anything. A `Status` output is emitted on every change.
+//! flight (or a connected peer can serve them, or peers are being
+//! connected); [`HistoryStatus::Missing`] when ranges are missing and no
+//! connected peer can serve them; [`HistoryStatus::Unknown`] while nothing is
+//! held and no connected peer holds anything (peers that hold nothing cannot
+//! tell an empty channel from their own late start, so their hellos do not
+//! make it complete). A `Status` output is emitted on every change.
 //!
 //! # Peers and requests
 //!
@@ -77,7 +88,8 @@
 //! penalised for `penalty_ms` and disconnected, and the range is asked
 //! elsewhere. Valid facts are indexed at once and emitted as `Persist`. A
 //! peer that answered a range in full is not asked for it again (it lacks
-//! what is still missing there). A request unanswered for
+//! what is still missing there; withholding is not punished, but the range
+//! stays missing and goes to the next peer that may hold it). A request unanswered for
 //! `request_timeout_ms` penalises the peer as stalled; a peer leaving
 //! mid-transfer just frees the range for another. When a channel becomes
 //! complete the engine says hello again to its open peers, so peers still
@@ -106,7 +118,7 @@ mod intervals;
 mod output;
 mod peers;
 mod planner;
-pub mod rng;
+mod rng;
 mod serve;
 pub mod sim;
 mod status;

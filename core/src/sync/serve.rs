@@ -83,7 +83,7 @@ impl SyncEngine {
                     && load.range.contains(f.id)
             })
             .collect();
-        facts.sort_by(|a, b| b.id.cmp(&a.id));
+        facts.sort_by_key(|f| std::cmp::Reverse(f.id));
         facts.dedup_by_key(|f| f.id);
         let limit = load.limit as usize;
         let more = (more || facts.len() > limit) && facts.len() >= limit;

@@ -56,6 +56,13 @@ impl Net {
         self.input(name, SyncInput::Stored(facts));
     }
 
+    /// Sets how `name`'s shell serves.
+    fn serve(&mut self, name: &str, serving: Serving) {
+        if let Some(node) = self.nodes.get_mut(name) {
+            node.serving = serving;
+        }
+    }
+
     fn input(&mut self, to: &str, input: SyncInput) {
         self.queue.push_back((to.to_owned(), input));
         self.run();
@@ -314,7 +321,7 @@ fn forged_facts_drop_the_answer_penalise_the_liar_and_fill_from_an_honest_peer()
     let h = history();
     let mut net = Net::default();
     net.add("liar", PeerKind::Browser, h.all(), config());
-    net.nodes.get_mut("liar").map(|n| n.serving = Serving::Forged);
+    net.serve("liar", Serving::Forged);
     net.add("honest", PeerKind::Browser, h.all(), config());
     net.add("late", PeerKind::Browser, h.preamble(), config());
     net.link("late", "liar");
@@ -334,7 +341,7 @@ fn an_out_of_range_fact_is_treated_as_a_lie() {
     let h = history();
     let mut net = Net::default();
     net.add("odd", PeerKind::Browser, h.all(), config());
-    net.nodes.get_mut("odd").map(|n| n.serving = Serving::OutOfRange);
+    net.serve("odd", Serving::OutOfRange);
     let mut partial = h.preamble();
     partial.extend(h.messages[200..].iter().cloned());
     partial.extend(h.messages[..100].iter().cloned());
@@ -350,7 +357,7 @@ fn withheld_facts_are_fetched_from_another_peer() {
     let withheld: BTreeSet<FactId> = h.messages[50..60].iter().map(|m| m.id).collect();
     let mut net = Net::default();
     net.add("stingy", PeerKind::Browser, h.all(), config());
-    net.nodes.get_mut("stingy").map(|n| n.serving = Serving::Withholding(withheld));
+    net.serve("stingy", Serving::Withholding(withheld));
     net.add("late", PeerKind::Browser, h.preamble(), config());
     net.link("late", "stingy");
     let hole = MissingRange { after: Some(h.messages[49].id), before: Some(h.messages[60].id) };
@@ -370,7 +377,9 @@ fn reordered_and_duplicated_facts_are_harmless() {
     let mut shuffled: Vec<Fact> = h.messages[..120].to_vec();
     shuffled.reverse();
     shuffled.swap(3, 90);
-    net.nodes.get_mut("late").map(|n| n.store.extend(shuffled.iter().map(|f| (f.id, f.clone()))));
+    if let Some(node) = net.nodes.get_mut("late") {
+        node.store.extend(shuffled.iter().map(|f| (f.id, f.clone())));
+    }
     net.input("late", SyncInput::Stored(shuffled.clone()));
     net.input("late", SyncInput::Stored(shuffled));
     net.add("seed", PeerKind::Browser, h.all(), config());
@@ -419,7 +428,7 @@ fn a_stalled_peer_times_out_is_penalised_and_the_range_is_retried_elsewhere() {
     let h = history();
     let mut net = Net::default();
     net.add("slow", PeerKind::Browser, h.all(), config());
-    net.nodes.get_mut("slow").map(|n| n.serving = Serving::Silent);
+    net.serve("slow", Serving::Silent);
     net.add("late", PeerKind::Browser, h.preamble(), config());
     net.link("late", "slow");
     assert!(matches!(net.status("late"), HistoryStatus::Filling { .. }));
@@ -516,6 +525,22 @@ fn nothing_is_fetched_before_trusted_keys_are_known() {
     late.set_trusted(vec![relay_public()]);
     let outputs: Vec<SyncOutput> = std::iter::from_fn(|| late.poll_output()).collect();
     assert!(outputs.iter().any(|o| matches!(o, SyncOutput::Connect { .. })));
+}
+
+#[test]
+fn a_data_channel_that_fails_to_open_is_not_retried_at_once() {
+    let h = history();
+    let mut engine = SyncEngine::new(config(), PeerKind::Browser, vec![relay_public()]);
+    engine.handle_input(0, SyncInput::Stored(h.preamble()));
+    engine.handle_input(0, SyncInput::PeerOnline { peer: "far".into(), kind: PeerKind::Browser });
+    let connects = |engine: &mut SyncEngine| {
+        std::iter::from_fn(|| engine.poll_output()).filter(|o| matches!(o, SyncOutput::Connect { .. })).count()
+    };
+    assert_eq!(connects(&mut engine), 1);
+    engine.handle_input(700, SyncInput::Disconnected { peer: "far".into() });
+    assert_eq!(connects(&mut engine), 0);
+    engine.handle_timeout(700 + config().penalty_ms);
+    assert_eq!(connects(&mut engine), 1);
 }
 
 #[test]

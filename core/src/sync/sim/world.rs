@@ -62,6 +62,8 @@ pub(crate) struct World<'h> {
     free: Vec<usize>,
     pub nodes: Vec<Node>,
     links: BTreeMap<(usize, usize), Link>,
+    /// Per node, the nodes it has a link with.
+    neighbours: Vec<BTreeSet<usize>>,
     next_link: u64,
     online: Vec<usize>,
     incomplete: usize,
@@ -96,6 +98,7 @@ impl<'h> World<'h> {
             free: Vec::new(),
             nodes,
             links: BTreeMap::new(),
+            neighbours: vec![BTreeSet::new(); roles.len()],
             next_link: 1,
             online: Vec::new(),
             incomplete: roles.iter().filter(|r| **r == Role::Joiner).count(),
@@ -235,6 +238,8 @@ impl<'h> World<'h> {
         if !self.links.contains_key(&key(from, to)) {
             let latency = self.latency();
             self.links.insert(key(from, to), Link { generation: self.next_link, latency });
+            self.neighbours[from].insert(to);
+            self.neighbours[to].insert(from);
             self.next_link += 1;
             self.feed(to, SyncInput::Connected { peer: from_id, kind: from_kind });
         }
@@ -246,11 +251,17 @@ impl<'h> World<'h> {
         if self.nodes[to].conn != to_conn {
             return;
         }
-        if let Some(link) = self.links.remove(&key(from, to)) {
+        if let Some(link) = self.unlink(from, to) {
             let at = self.now + link.latency;
             let peer = peer_id(from, self.nodes[from].conn);
             self.schedule(at, Event::Input { node: to, input: SyncInput::Disconnected { peer } });
         }
+    }
+
+    fn unlink(&mut self, a: usize, b: usize) -> Option<Link> {
+        self.neighbours[a].remove(&b);
+        self.neighbours[b].remove(&a);
+        self.links.remove(&key(a, b))
     }
 
     fn send(&mut self, from: usize, peer: &str, text: String) {
@@ -377,10 +388,9 @@ impl<'h> World<'h> {
         let me = peer_id(n, self.nodes[n].conn);
         self.nodes[n].online = false;
         self.online.retain(|o| *o != n);
-        let linked: Vec<usize> =
-            self.links.keys().filter(|(a, b)| *a == n || *b == n).map(|(a, b)| if *a == n { *b } else { *a }).collect();
+        let linked: Vec<usize> = self.neighbours[n].iter().copied().collect();
         for other in linked {
-            self.links.remove(&key(n, other));
+            self.unlink(n, other);
             let their = peer_id(other, self.nodes[other].conn);
             self.feed(other, SyncInput::Disconnected { peer: me.clone() });
             self.feed(n, SyncInput::Disconnected { peer: their });
