@@ -223,6 +223,11 @@ impl Shell {
         self.sync.borrow().as_ref().map_or(wasm_bindgen::JsValue::NULL, |e| js::to_js(&e.status(channel)))
     }
 
+    /// The sync engine's counters, as a plain JS value.
+    pub fn sync_stats(&self) -> wasm_bindgen::JsValue {
+        self.sync.borrow().as_ref().map_or(wasm_bindgen::JsValue::NULL, |e| js::to_js(&e.stats()))
+    }
+
     /// Bytes this client served to peers.
     pub fn served_bytes(&self) -> u64 {
         self.sync.borrow().as_ref().map_or(0, SyncEngine::served_bytes)

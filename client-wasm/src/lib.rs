@@ -222,6 +222,12 @@ impl CatalkClient {
         self.shell.served_bytes() as f64
     }
 
+    /// Sync counters: `{ served_bytes, served_facts, refused_rate_limited, rejected_answers, timeouts, fetched_facts }`.
+    #[wasm_bindgen(js_name = syncStats)]
+    pub fn sync_stats(&self) -> JsValue {
+        self.shell.sync_stats()
+    }
+
     /// Stops the connection loop.
     pub fn close(&self) {
         self.shell.with_session(|s| s.stop());

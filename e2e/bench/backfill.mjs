@@ -38,12 +38,16 @@ try {
       r.onsuccess = () => resolve(r.result);
     });
   });
+  const joinerStats = await joiner.page.evaluate(() => window.catalk.syncStats());
+  const seedStats = await seed.page.evaluate(() => window.catalk.syncStats());
   console.log(JSON.stringify({
     messages: N,
     stored,
     backfill_ms: ms,
     facts_per_s: Math.round((stored / ms) * 1000),
     seed_post_ms: postMs,
+    joiner: joinerStats,
+    seed: seedStats,
   }));
 } finally {
   await browser.close();

@@ -7,8 +7,10 @@ pub struct SyncConfig {
     pub page_limit: u32,
     /// A request with no answer for this long marks the peer as stalled.
     pub request_timeout_ms: u64,
-    /// How long a peer that lied or stalled is not asked again.
+    /// How long a peer that lied is not asked again.
     pub penalty_ms: u64,
+    /// How long a peer that stalled (a request timed out) is not asked again.
+    pub stall_penalty_ms: u64,
     /// How many peers to keep connected for fetching (browsers usually 3).
     pub max_peers: usize,
     /// Facts per second one peer may take from us.
@@ -23,6 +25,7 @@ impl Default for SyncConfig {
             page_limit: 100,
             request_timeout_ms: 5_000,
             penalty_ms: 60_000,
+            stall_penalty_ms: 5_000,
             max_peers: 3,
             serve_facts_per_second: 2_000,
             serve_burst: 4_000,

@@ -18,7 +18,7 @@ use catalk_proto::{
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Counters for tests, benchmarks and diagnostics.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SyncStats {
     /// Bytes sent in `facts` answers.
     pub served_bytes: u64,

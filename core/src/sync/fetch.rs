@@ -168,10 +168,21 @@ impl SyncEngine {
         }
     }
 
-    /// The peer lied or stalled: not asked (nor connected) for `penalty_ms`,
+    /// The peer lied: not asked (nor connected) for `penalty_ms`,
     /// disconnected, and its claims of older history are void.
     pub(super) fn punish(&mut self, peer: &str) {
-        let until = self.now + self.config.penalty_ms;
+        self.punish_for(peer, self.config.penalty_ms);
+    }
+
+    /// The peer stalled (a request or hello timed out): like [`Self::punish`] but
+    /// for the shorter `stall_penalty_ms`, since a slow peer may be the only one
+    /// holding the range.
+    pub(super) fn punish_stall(&mut self, peer: &str) {
+        self.punish_for(peer, self.config.stall_penalty_ms);
+    }
+
+    fn punish_for(&mut self, peer: &str, penalty_ms: u64) {
+        let until = self.now + penalty_ms;
         for state in self.channels.values_mut() {
             state.forget_peer(peer, true);
         }

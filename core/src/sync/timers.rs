@@ -29,7 +29,7 @@ impl SyncEngine {
         let acted = !stalled.is_empty() || !silent.is_empty() || !unopened.is_empty();
         for id in stalled.into_iter().chain(silent) {
             self.stats.timeouts += 1;
-            self.punish(&id);
+            self.punish_stall(&id);
         }
         for id in unopened {
             self.outputs.push_back(SyncOutput::Disconnect { peer: id.clone() });
