@@ -1,6 +1,6 @@
 //! `idle`: log N clients in, hold them, and weigh the relay.
 
-use crate::load::{self, Fleet, Shared};
+use crate::load::{self, Fleet, FleetOptions, Shared};
 use crate::procfs::{CpuSample, Proc};
 use crate::relay::{StartupReport, Target};
 use crate::sockets;
@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 pub struct IdleOptions {
     /// Clients to log in and hold.
     pub clients: usize,
-    /// Logins in flight at once.
-    pub concurrency: usize,
+    /// How clients connect.
+    pub fleet: FleetOptions,
     /// How long to hold the clients after the relay has gone quiet.
     pub hold: Duration,
     /// Longest wait for the presence fan-out to finish.
@@ -62,6 +62,8 @@ pub struct IdleReport {
     pub bench_cpu_s: Option<f64>,
     /// CPU seconds of every other process on the machine over the same time (noise).
     pub other_cpu_s: Option<f64>,
+    /// This tool's own memory with every client logged in.
+    pub bench_rss_bytes: Option<u64>,
     /// Connections the relay closed or lost before the end.
     pub disconnected: u64,
     /// Why, by reason (error code, close reason).
@@ -81,7 +83,7 @@ pub async fn idle(target: &Target, options: &IdleOptions, progress: bool) -> any
     let mut relay = target.start().await?;
     let rss_before = relay.rss_bytes();
     let shared = Shared::new(0);
-    let mut fleet = Fleet::new(&relay, options.clients, shared.clone())?;
+    let mut fleet = Fleet::new(&relay, options.clients, options.fleet, shared.clone())?;
     let relay_cpu = CpuSample::take(relay.proc());
     let bench_cpu = CpuSample::take(Some(Proc::This));
     let machine = CpuSample::machine();
@@ -94,7 +96,7 @@ pub async fn idle(target: &Target, options: &IdleOptions, progress: bool) -> any
             async move { load::read_frames(client.ws, shared, stop, false, true, || {}).await }
         }
     };
-    fleet.login(&relay, 0..options.clients, options.concurrency, &bar, drive).await?;
+    fleet.login(&relay, 0..options.clients, &bar, drive).await?;
     let login = started.elapsed();
     bar.finish_and_clear();
     let bar = load::bar(progress, 0, "fan-out");
@@ -105,6 +107,7 @@ pub async fn idle(target: &Target, options: &IdleOptions, progress: bool) -> any
     let other_cpu_s = load::other_cpu(CpuSample::machine().since(machine), relay_cpu_s, bench_cpu_s);
     relay.check_alive()?;
     let rss_after = relay.rss_bytes();
+    let bench_rss_bytes = Proc::This.rss_bytes().ok();
     if !options.hold.is_zero() {
         let bar = load::bar(progress, options.hold.as_secs(), "holding");
         let until = Instant::now() + options.hold;
@@ -141,6 +144,7 @@ pub async fn idle(target: &Target, options: &IdleOptions, progress: bool) -> any
         relay_cpu_s,
         bench_cpu_s,
         other_cpu_s,
+        bench_rss_bytes,
         disconnected: disconnect_reasons.values().sum(),
         disconnect_reasons,
         source_addresses: fleet.source_addresses(),

@@ -1,6 +1,6 @@
 //! `latency`: N clients online, a steady R posts per second, publish→deliver percentiles.
 
-use crate::load::{self, Fleet, Pace, Publishers, Shared};
+use crate::load::{self, Fleet, FleetOptions, Pace, Publishers, Shared};
 use crate::relay::{StartupReport, Target};
 use crate::{http, sockets};
 use serde::Serialize;
@@ -23,8 +23,8 @@ pub struct LatencyOptions {
     pub warmup: Duration,
     /// Bytes of each message text.
     pub body_bytes: usize,
-    /// Logins in flight at once.
-    pub concurrency: usize,
+    /// How clients connect.
+    pub fleet: FleetOptions,
 }
 
 /// What a latency run measured.
@@ -99,7 +99,7 @@ pub async fn latency(target: &Target, options: &LatencyOptions, progress: bool) 
     let seconds = (options.warmup + options.duration).as_secs_f64() + 1.0;
     let per_publisher = ((options.rate * seconds) / publishers as f64).ceil() as usize + 1;
     let shared = Shared::new(per_publisher * publishers);
-    let mut fleet = Fleet::new(&relay, clients, shared.clone())?;
+    let mut fleet = Fleet::new(&relay, clients, options.fleet, shared.clone())?;
     let first_publisher = clients - publishers;
     let keys: Vec<_> = (first_publisher..clients).map(|i| fleet.key(i)).collect();
     let body_bytes = options.body_bytes;
@@ -115,7 +115,7 @@ pub async fn latency(target: &Target, options: &LatencyOptions, progress: bool) 
             async move { load::read_frames(client.ws, shared, stop, true, true, || {}).await }
         }
     };
-    fleet.login(&relay, 0..first_publisher, options.concurrency, &bar, subscribe).await?;
+    fleet.login(&relay, 0..first_publisher, &bar, subscribe).await?;
     let (go_tx, go) = tokio::sync::watch::channel(None);
     let publishers_drive = Publishers {
         frames: Arc::new(Mutex::new(frames)),
@@ -127,7 +127,7 @@ pub async fn latency(target: &Target, options: &LatencyOptions, progress: bool) 
         record: true,
     };
     let publish = move |index, client, stop| publishers_drive.clone().drive(index, client, stop);
-    fleet.login(&relay, first_publisher..clients, options.concurrency, &bar, publish).await?;
+    fleet.login(&relay, first_publisher..clients, &bar, publish).await?;
     let login = started.elapsed();
     bar.finish_and_clear();
     anyhow::ensure!(fleet.logged_in > 0, "no client logged in: {}", fleet.first_error.clone().unwrap_or_default());

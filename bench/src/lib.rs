@@ -27,5 +27,6 @@ pub mod throughput;
 
 pub use idle::{IdleOptions, IdleReport, idle};
 pub use latency::{LatencyOptions, LatencyReport, latency};
+pub use load::FleetOptions;
 pub use relay::{SpawnOptions, Target};
 pub use throughput::{ThroughputOptions, ThroughputReport, throughput};

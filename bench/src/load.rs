@@ -120,6 +120,21 @@ pub struct ClientEnd {
     pub histogram: Histogram,
 }
 
+/// How a run connects its clients.
+#[derive(Debug, Clone, Copy)]
+pub struct FleetOptions {
+    /// Logins in flight at once.
+    pub concurrency: usize,
+    /// Connections per local source address before the next loopback address is used.
+    pub connections_per_source: usize,
+}
+
+impl Default for FleetOptions {
+    fn default() -> Self {
+        Self { concurrency: 32, connections_per_source: sockets::CONNECTIONS_PER_SOURCE }
+    }
+}
+
 /// The clients of a run, logged in and being driven by their tasks.
 #[derive(Debug)]
 pub struct Fleet {
@@ -138,11 +153,12 @@ pub struct Fleet {
     /// Bytes of all welcome frames.
     pub welcome_bytes: u64,
     sources: Vec<Option<IpAddr>>,
+    concurrency: usize,
 }
 
 impl Fleet {
     /// An empty fleet for a relay that will take up to `connections` clients.
-    pub fn new(relay: &Relay, connections: usize, shared: Arc<Shared>) -> anyhow::Result<Self> {
+    pub fn new(relay: &Relay, connections: usize, options: FleetOptions, shared: Arc<Shared>) -> anyhow::Result<Self> {
         Ok(Self {
             tasks: Vec::new(),
             stop: watch::channel(false).0,
@@ -152,7 +168,8 @@ impl Fleet {
             failed: 0,
             first_error: None,
             welcome_bytes: 0,
-            sources: sockets::source_addresses(relay.addr, connections),
+            sources: sockets::source_addresses(relay.addr, connections, options.connections_per_source),
+            concurrency: options.concurrency.max(1),
         })
     }
 
@@ -173,7 +190,6 @@ impl Fleet {
         &mut self,
         relay: &Relay,
         range: Range<usize>,
-        concurrency: usize,
         bar: &ProgressBar,
         drive: F,
     ) -> anyhow::Result<()>
@@ -181,7 +197,7 @@ impl Fleet {
         F: Fn(usize, Client, watch::Receiver<bool>) -> Fut + Clone + Send + 'static,
         Fut: Future<Output = ClientEnd> + Send + 'static,
     {
-        let gate = Arc::new(Semaphore::new(concurrency.max(1)));
+        let gate = Arc::new(Semaphore::new(self.concurrency));
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Result<usize, String>>();
         let target = self.logged_in + self.failed + range.len();
         for index in range {

@@ -1,7 +1,7 @@
 //! `catalk-bench`: parses flags, runs one benchmark, prints its report.
 
 use anyhow::Context as _;
-use catalk_bench::{IdleOptions, LatencyOptions, SpawnOptions, Target, ThroughputOptions};
+use catalk_bench::{FleetOptions, IdleOptions, LatencyOptions, SpawnOptions, Target, ThroughputOptions};
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -40,6 +40,9 @@ struct Common {
     /// Logins in flight at once.
     #[arg(long, global = true, default_value_t = 32)]
     login_concurrency: usize,
+    /// Connections per loopback source address (127.0.0.1, .2, …) before the next one is used.
+    #[arg(long, global = true, default_value_t = catalk_bench::sockets::CONNECTIONS_PER_SOURCE)]
+    connections_per_source: usize,
     /// No progress bar.
     #[arg(long, global = true)]
     quiet: bool,
@@ -126,12 +129,15 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let target = target(&cli.common);
     let progress = !cli.common.quiet;
-    let concurrency = cli.common.login_concurrency;
+    let fleet = FleetOptions {
+        concurrency: cli.common.login_concurrency,
+        connections_per_source: cli.common.connections_per_source,
+    };
     let report = match cli.command {
         Command::Idle { clients, hold } => {
             let options = IdleOptions {
                 clients,
-                concurrency,
+                fleet,
                 hold: Duration::from_secs(hold),
                 settle_limit: Duration::from_secs(3600),
             };
@@ -154,7 +160,7 @@ async fn main() -> anyhow::Result<()> {
                 warmup: Duration::from_secs(warmup),
                 window,
                 body_bytes,
-                concurrency,
+                fleet,
                 crypto_time: Duration::from_secs_f64(crypto_secs),
                 messages_per_publisher,
             };
@@ -168,7 +174,7 @@ async fn main() -> anyhow::Result<()> {
                 duration: Duration::from_secs(duration),
                 warmup: Duration::from_secs(warmup),
                 body_bytes,
-                concurrency,
+                fleet,
             };
             to_value(catalk_bench::latency(&target, &options, progress).await?)?
         }

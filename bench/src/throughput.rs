@@ -2,7 +2,7 @@
 //! receive; the result is set against the machine's raw crypto limit.
 
 use crate::crypto::{self, CryptoLimit};
-use crate::load::{self, Fleet, Pace, Publishers, Shared};
+use crate::load::{self, Fleet, FleetOptions, Pace, Publishers, Shared};
 use crate::relay::{StartupReport, Target};
 use crate::{http, sockets};
 use serde::Serialize;
@@ -26,8 +26,8 @@ pub struct ThroughputOptions {
     pub window: usize,
     /// Bytes of each message text.
     pub body_bytes: usize,
-    /// Logins in flight at once.
-    pub concurrency: usize,
+    /// How clients connect.
+    pub fleet: FleetOptions,
     /// How long to measure the crypto limit.
     pub crypto_time: Duration,
     /// Pre-signed posts per publisher; default: enough for the crypto limit plus half.
@@ -117,7 +117,7 @@ pub async fn throughput(
         ((crypto.crypto_limit_per_s * seconds * 1.5) / publishers as f64).ceil() as usize
     });
     let shared = Shared::new(per_publisher * publishers);
-    let mut fleet = Fleet::new(&relay, total, shared.clone())?;
+    let mut fleet = Fleet::new(&relay, total, options.fleet, shared.clone())?;
     let keys: Vec<_> = (subscribers..total).map(|i| fleet.key(i)).collect();
     let body_bytes = options.body_bytes;
     let signing = load::bar(progress, 1, "signing");
@@ -134,7 +134,7 @@ pub async fn throughput(
             async move { load::read_frames(client.ws, shared, stop, true, true, || {}).await }
         }
     };
-    fleet.login(&relay, 0..subscribers, options.concurrency, &bar, subscribe).await?;
+    fleet.login(&relay, 0..subscribers, &bar, subscribe).await?;
     let (go_tx, go) = tokio::sync::watch::channel(None);
     let publishers_drive = Publishers {
         frames: Arc::new(Mutex::new(frames)),
@@ -146,7 +146,7 @@ pub async fn throughput(
         record: false,
     };
     let publish = move |index, client, stop| publishers_drive.clone().drive(index, client, stop);
-    fleet.login(&relay, subscribers..total, options.concurrency, &bar, publish).await?;
+    fleet.login(&relay, subscribers..total, &bar, publish).await?;
     bar.finish_and_clear();
     anyhow::ensure!(fleet.logged_in > 0, "no client logged in: {}", fleet.first_error.clone().unwrap_or_default());
     load::settle(&shared, Duration::from_millis(500), Duration::from_secs(600), &load::bar(false, 0, "")).await;
