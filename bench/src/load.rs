@@ -436,7 +436,7 @@ pub async fn send_windowed(
 }
 
 /// Sends `frames` (numbered from `first`) on a fixed schedule: frame `j` at
-/// `start + (j * spacing_count + offset) * interval`.
+/// `start + (j * stride + offset) * interval`.
 pub async fn send_paced(
     mut sink: SplitSink<Socket, Message>,
     frames: Vec<String>,
