@@ -48,6 +48,8 @@ test("two people chat, create a channel, survive reloads and relay restarts", as
     await waitForMessage(bob.page, "hello Bob");
     await send(bob.page, "hi Ada, how are you?");
     await waitForMessage(ada.page, "hi Ada, how are you?");
+    // Bob's own message arrives back through the relay on its own schedule.
+    await waitForMessage(bob.page, "hi Ada, how are you?");
     const authors = await bob.page.$$eval("[data-testid=message]", (ms) => ms.map((m) => m.dataset.author));
     assert.equal(new Set(authors).size, 2, "two distinct authors");
     const ids = await bob.page.$$eval("[data-testid=message]", (ms) => ms.map((m) => m.dataset.id));
