@@ -64,7 +64,7 @@ impl RelayConfig {
             claim_token: None,
             client_ip_header: None,
             write_timeout: Duration::from_secs(10),
-            ws_read_buffer: 4 * 1024,
+            ws_read_buffer: 1024,
             ws_write_buffer: 4 * 1024,
             clock: Arc::new(SystemClock),
         }
