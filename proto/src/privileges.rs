@@ -25,7 +25,9 @@ impl Privileges {
     pub const NONE: Self = Self { post: false, create_channel: false, owner: false, virtual_client: false };
     /// May post but not create channels.
     pub const POSTER: Self = Self { post: true, ..Self::NONE };
-    /// Everything an owner may do.
+    /// A configured virtual client: attested as one, may do nothing else.
+    pub const VIRTUAL_CLIENT_ONLY: Self = Self { virtual_client: true, ..Self::NONE };
+    /// What a configured owner holds: post, create channels, owner.
     pub const OWNER_ALL: Self = Self { post: true, create_channel: true, owner: true, virtual_client: false };
 
     /// The canonical one-byte form: bit 0 post, bit 1 create_channel, bit 2 owner, bit 3 virtual_client.

@@ -34,6 +34,8 @@ pub struct RelayConfig {
     pub trusted_keys: Vec<PublicKey>,
     /// Keys that are always owners.
     pub owners: Vec<PublicKey>,
+    /// Keys of the owner's virtual clients: attested `virtual_client`, nothing else.
+    pub virtual_clients: Vec<PublicKey>,
     /// What keys without a grant may do.
     pub newcomers: NewcomerPolicy,
     /// Limits enforced and published.
@@ -59,6 +61,7 @@ impl RelayConfig {
             signing_key,
             trusted_keys: Vec::new(),
             owners: Vec::new(),
+            virtual_clients: Vec::new(),
             newcomers: NewcomerPolicy::default(),
             limits: Limits::default(),
             claim_token: None,

@@ -63,6 +63,7 @@ pub struct Hub {
     relay: PublicKey,
     trusted: Vec<PublicKey>,
     owners: HashSet<PublicKey>,
+    virtual_clients: HashSet<PublicKey>,
     newcomers: NewcomerPolicy,
     limits: Limits,
     clock: Arc<dyn Clock>,
@@ -118,6 +119,7 @@ impl Hub {
             relay,
             trusted: config.trusted(),
             owners: config.owners.iter().copied().collect(),
+            virtual_clients: config.virtual_clients.iter().copied().collect(),
             newcomers: config.newcomers,
             limits,
             clock: config.clock.clone(),
@@ -213,6 +215,9 @@ impl Hub {
     fn privileges_locked(&self, state: &State, key: &PublicKey) -> Privileges {
         if self.owners.contains(key) {
             return Privileges::OWNER_ALL;
+        }
+        if self.virtual_clients.contains(key) {
+            return Privileges::VIRTUAL_CLIENT_ONLY;
         }
         match state.grants.get(key).map(|g| &g.body) {
             Some(FactBody::Grant { privileges, .. }) if privileges.owner => privileges.union(Privileges::OWNER_ALL),

@@ -27,6 +27,9 @@ struct Args {
     /// Owner public keys (comma-separated).
     #[arg(long = "owner", env = "CATALK_OWNERS", value_delimiter = ',')]
     owners: Vec<PublicKey>,
+    /// Public keys of virtual clients (headless history keepers) run by the owner (comma-separated).
+    #[arg(long = "virtual-client", env = "CATALK_VIRTUAL_CLIENTS", value_delimiter = ',')]
+    virtual_clients: Vec<PublicKey>,
     /// What keys without a grant may do.
     #[arg(long, env = "CATALK_NEWCOMERS", value_enum, default_value = "post")]
     newcomers: Newcomers,
@@ -89,6 +92,7 @@ fn build_config(args: &Args) -> anyhow::Result<RelayConfig> {
     let mut config = RelayConfig::new(load_key(args)?);
     config.trusted_keys = args.trusted_keys.clone();
     config.owners = args.owners.clone();
+    config.virtual_clients = args.virtual_clients.clone();
     config.newcomers = match args.newcomers {
         Newcomers::Post => NewcomerPolicy::Post,
         Newcomers::ReadOnly => NewcomerPolicy::ReadOnly,

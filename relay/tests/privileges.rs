@@ -84,3 +84,23 @@ async fn read_only_newcomers_cannot_post() -> anyhow::Result<()> {
     assert!(matches!(bob.post("general", "hi").await?, ServerFrame::Ack { .. }));
     Ok(())
 }
+
+#[tokio::test]
+async fn a_configured_virtual_client_is_attested_as_one_and_may_not_post() -> anyhow::Result<()> {
+    let mut config = relay_config();
+    config.virtual_clients = vec![PublicKey::of(&user_key(9))];
+    let relay = TestRelay::start(config).await?;
+    let mut ada = TestClient::login(&relay.ws_url(), user_key(1), "ada").await?;
+    let mut keeper = TestClient::login(&relay.ws_url(), user_key(9), "keeper").await?;
+    let welcome = keeper.welcome.clone().expect("welcome");
+    assert_eq!(welcome.privileges, Privileges::VIRTUAL_CLIENT_ONLY);
+    let keeper_key = keeper.public_key();
+    ada.fact_where(|f| {
+        matches!(&f.body, FactBody::Presence { key, privileges, .. } if *key == keeper_key && privileges.virtual_client)
+    })
+    .await?;
+    assert!(matches!(keeper.post("general", "hi").await?, ServerFrame::Error { code: ErrorCode::Forbidden, .. }));
+    // Everyone else is not one.
+    assert!(!ada.welcome.clone().expect("welcome").privileges.virtual_client);
+    Ok(())
+}
