@@ -34,6 +34,8 @@ pub(crate) struct ChannelState {
     pub reported: Option<HistoryStatus>,
     /// The `complete` flag last advertised in a hello.
     pub advertised_complete: bool,
+    /// Messages below this id are not wanted (the engine's window); `None`: all are.
+    pub floor: Option<FactId>,
 }
 
 impl ChannelState {

@@ -17,6 +17,9 @@ pub struct SyncConfig {
     pub serve_facts_per_second: u32,
     /// Facts one peer may take from us at once.
     pub serve_burst: u32,
+    /// Keep only this much recent history (a virtual client's retention): older
+    /// messages are neither wanted nor reported missing. `None`: all of it.
+    pub window_ms: Option<u64>,
 }
 
 impl Default for SyncConfig {
@@ -29,6 +32,7 @@ impl Default for SyncConfig {
             max_peers: 3,
             serve_facts_per_second: 2_000,
             serve_burst: 4_000,
+            window_ms: None,
         }
     }
 }

@@ -144,6 +144,7 @@ impl SyncEngine {
                 true
             }
             SyncInput::Received { peer, text } => self.received(&peer, &text),
+            SyncInput::Forgotten { channel, before } => self.forget(&channel, before),
             SyncInput::Loaded { peer, rid, facts, more } => {
                 self.loaded(&peer, rid, facts, more);
                 false
@@ -203,6 +204,12 @@ impl SyncEngine {
 
     fn tick(&mut self, now: u64) {
         self.now = self.now.max(now);
+        if self.config.window_ms.is_some() {
+            let floor = self.floor();
+            for state in self.channels.values_mut() {
+                state.floor = floor;
+            }
+        }
         if self.salt.is_none() {
             self.salt = Some(crate::sync::rng::mix64(now));
         }
@@ -231,13 +238,20 @@ impl SyncEngine {
                         }
                     } else {
                         let mut state = ChannelState::default();
+                        state.floor = self.floor();
                         state.index.insert(fact.id, link);
                         self.channels.insert(channel.clone(), state);
                         new = true;
                     }
                 }
                 FactBody::Channel { name, .. } => {
-                    new |= self.channels.entry(name.clone()).or_default().index.add_channel_fact(fact.id);
+                    let floor = self.floor();
+                    let state = self.channels.entry(name.clone()).or_insert_with(|| {
+                        let mut state = ChannelState::default();
+                        state.floor = floor;
+                        state
+                    });
+                    new |= state.index.add_channel_fact(fact.id);
                 }
                 FactBody::Epoch {} => {
                     new |= self.epochs.insert(fact.id);
@@ -251,6 +265,21 @@ impl SyncEngine {
             }
         }
         new
+    }
+
+    /// The oldest id still wanted under the configured window.
+    fn floor(&self) -> Option<FactId> {
+        self.config.window_ms.map(|window| FactId::from_parts(self.now.saturating_sub(window), 0))
+    }
+
+    /// Drops held messages of `channel` older than `before` from the index (the store pruned them).
+    fn forget(&mut self, channel: &ChannelName, before: FactId) -> bool {
+        let Some(state) = self.channels.get_mut(channel) else { return false };
+        let forgotten = state.index.forget_before(before);
+        if forgotten > 0 {
+            state.prune();
+        }
+        forgotten > 0
     }
 
     fn bucket(&self) -> Bucket {

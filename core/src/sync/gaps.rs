@@ -89,6 +89,17 @@ fn run_start(prev: FactId, epoch: FactId) -> bool {
     prev > epoch && prev.timestamp_ms() <= epoch.timestamp_ms() + 1
 }
 
+/// Limits `want` to ids above `floor`; `false` when nothing of it is left.
+fn clip_to_floor(want: &mut Want<'_>, floor: FactId) -> bool {
+    if want.range.before.is_some_and(|before| before <= floor) {
+        return false;
+    }
+    if want.range.after.is_none_or(|after| after < floor) {
+        want.range = Range::new(Some(floor), want.range.before);
+    }
+    true
+}
+
 /// Surveys one channel against the offers of connected (not penalised) peers.
 pub(crate) fn survey<'a>(state: &ChannelState, epochs: &BTreeSet<FactId>, offers: &[Offer<'a>]) -> Survey<'a> {
     let index = &state.index;
@@ -170,6 +181,9 @@ pub(crate) fn survey<'a>(state: &ChannelState, epochs: &BTreeSet<FactId>, offers
     if !candidates.is_empty() {
         push(Want { kind: WantKind::Top, range: top, missing: true, candidates });
     }
+    if let Some(floor) = state.floor {
+        wants.retain_mut(|want| clip_to_floor(want, floor));
+    }
     // The top first: fetching it often makes our fingerprint equal to the
     // peer's, which settles the boundary checks without asking.
     wants.sort_by_key(|w| match w.kind {
@@ -235,6 +249,16 @@ mod tests {
         let survey = survey(&s, &BTreeSet::new(), &[]);
         assert_eq!(survey.wants, vec![]);
         assert!(survey.complete);
+    }
+
+    #[test]
+    fn below_the_floor_nothing_is_wanted_and_a_range_across_it_is_cut() {
+        let mut s = two_runs();
+        put(&mut s, 30, Some(29), RUN2);
+        s.floor = Some(id(26));
+        assert_eq!(survey(&s, &BTreeSet::new(), &[]).missing(), vec![Range::new(Some(id(26)), Some(id(30)))]);
+        s.floor = Some(id(30));
+        assert_eq!(survey(&s, &BTreeSet::new(), &[]).missing(), vec![]);
     }
 
     #[test]

@@ -60,6 +60,35 @@ impl ChannelIndex {
         true
     }
 
+    /// Drops held messages older than `before`; returns how many. Messages whose
+    /// predecessor went become chain starts (roots) again.
+    pub fn forget_before(&mut self, before: FactId) -> usize {
+        let kept = self.held.split_off(&before);
+        let forgotten = std::mem::replace(&mut self.held, kept);
+        if forgotten.is_empty() {
+            return 0;
+        }
+        for id in forgotten.keys() {
+            self.fingerprint = self.fingerprint.wrapping_sub(mix(id));
+        }
+        self.fingerprint_hex = format!("{:032x}", self.fingerprint);
+        self.roots.clear();
+        self.dangling.clear();
+        for (id, link) in &self.held {
+            match link.prev {
+                Some(prev) if self.held.contains_key(&prev) => {}
+                Some(prev) => {
+                    self.roots.insert(*id);
+                    self.dangling.entry(prev).or_default().push(*id);
+                }
+                None => {
+                    self.roots.insert(*id);
+                }
+            }
+        }
+        forgotten.len()
+    }
+
     /// Records a channel fact of this channel; `false` when already known.
     pub fn add_channel_fact(&mut self, id: FactId) -> bool {
         self.channel_facts.insert(id)
@@ -155,6 +184,23 @@ mod tests {
         let fp = index.fingerprint().to_owned();
         assert!(!index.insert(id(1), link(None)));
         assert_eq!((index.count(), index.fingerprint()), (1, fp.as_str()));
+    }
+
+    #[test]
+    fn forgetting_the_oldest_makes_the_first_kept_a_root_and_updates_the_fingerprint() {
+        let mut index = ChannelIndex::default();
+        index.insert(id(1), link(None));
+        for n in 2..=5 {
+            index.insert(id(n), link(Some(n - 1)));
+        }
+        assert_eq!(index.forget_before(id(3)), 2);
+        assert_eq!((index.count(), index.oldest()), (3, Some(id(3))));
+        assert_eq!(index.roots().map(|(r, _)| r).collect::<Vec<_>>(), vec![id(3)]);
+        assert_eq!(index.fingerprint(), format!("{:032x}", fingerprint(&[id(3), id(4), id(5)])));
+        // The forgotten predecessor arriving again links the chain as before.
+        index.insert(id(2), link(Some(1)));
+        assert_eq!(index.roots().map(|(r, _)| r).collect::<Vec<_>>(), vec![id(2)]);
+        assert_eq!(index.forget_before(id(0)), 0);
     }
 
     #[test]

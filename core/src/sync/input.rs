@@ -43,6 +43,14 @@ pub enum SyncInput {
         /// The message (a `PeerMessage` as JSON).
         text: String,
     },
+    /// The store dropped the messages of `channel` older than `before` (retention):
+    /// they are no longer advertised or served.
+    Forgotten {
+        /// The channel.
+        channel: catalk_proto::ChannelName,
+        /// Messages with smaller ids are gone.
+        before: catalk_proto::FactId,
+    },
     /// The answer to Output::Load: facts from the local store, newest first.
     ///
     /// Give exactly `limit` facts when the range holds more (`more: true`);
