@@ -1,14 +1,15 @@
-//! The relay's signing key: text form, loading and first-run generation.
+//! Ed25519 signing keys in files (the relay's key, a virtual client's key): text form,
+//! loading and first-run generation with owner-only permissions.
 
 use base64::Engine as _;
 use std::path::Path;
 
-/// Why the relay key could not be loaded or saved.
+/// Why a key could not be loaded or saved.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyFileError {
     /// The key file could not be read or written.
-    #[error("relay key file {path}: {source}")]
+    #[error("key file {path}: {source}")]
     Io {
         /// The file.
         path: String,
@@ -16,7 +17,7 @@ pub enum KeyFileError {
         source: std::io::Error,
     },
     /// The text is not a 32-byte base64url Ed25519 seed.
-    #[error("relay key is not 43 characters of base64url (a 32-byte Ed25519 seed)")]
+    #[error("key is not 43 characters of base64url (a 32-byte Ed25519 seed)")]
     Format,
     /// No entropy for a new key.
     #[error("no randomness available to generate a key: {0}")]

@@ -1,0 +1,1 @@
+//! Native WebRTC data-channel links for catalk peers (the virtual client and native test peers).
