@@ -8,24 +8,9 @@
 use crate::client::{Shell, now_ms};
 use crate::rtc::{LinkEvents, PeerLink};
 use catalk_core::HistoryStore;
-use catalk_core::sync::{SyncInput, SyncOutput};
-use catalk_proto::{Fact, FactBody, PeerKind, PublicKey};
-use serde::{Deserialize, Serialize};
+use catalk_core::sync::{SyncInput, SyncOutput, load_page};
+use catalk_proto::{Fact, FactBody, PeerKind, PublicKey, SyncSignal};
 use std::rc::Rc;
-
-/// A signaling payload for a data channel.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct SyncSignal {
-    /// Always 1.
-    pub sync: u32,
-    /// `offer` or `answer`.
-    #[serde(rename = "type")]
-    pub kind_of: String,
-    /// The SDP, candidates included.
-    pub sdp: String,
-    /// The sender's peer kind.
-    pub kind: PeerKind,
-}
 
 thread_local! {
     static NEXT_SERIAL: std::cell::Cell<u64> = const { std::cell::Cell::new(1) };
@@ -97,7 +82,7 @@ pub fn connect(shell: &Rc<Shell>, peer: String) {
                     return;
                 }
                 shell.links.borrow_mut().insert(peer.clone(), link);
-                let payload = SyncSignal { sync: 1, kind_of: "offer".into(), sdp, kind: PeerKind::Browser };
+                let payload = SyncSignal::offer(sdp, PeerKind::Browser);
                 if let Ok(text) = serde_json::to_string(&payload) {
                     let _ = shell.with_session(|s| s.signal(key, None, text));
                     shell.pump();
@@ -135,7 +120,7 @@ pub fn on_signal(shell: &Rc<Shell>, from: PublicKey, from_conn: u64, payload: &s
                         link.serial = serial;
                         replace_link(&shell, &peer);
                         shell.links.borrow_mut().insert(peer.clone(), link);
-                        let reply = SyncSignal { sync: 1, kind_of: "answer".into(), sdp, kind: PeerKind::Browser };
+                        let reply = SyncSignal::answer(sdp, PeerKind::Browser);
                         if let Ok(text) = serde_json::to_string(&reply) {
                             let _ = shell.with_session(|s| s.signal(from, Some(from_conn), text));
                             shell.pump();
@@ -191,12 +176,7 @@ pub fn apply(shell: &Rc<Shell>, output: SyncOutput) {
         SyncOutput::Load { peer, rid, channel, before, after, limit } => {
             let shell = Rc::clone(shell);
             wasm_bindgen_futures::spawn_local(async move {
-                // One extra tells whether more remain in the range.
-                let page = shell.store.messages_before(&channel, before, limit as usize + 1).await.unwrap_or_default();
-                let mut facts: Vec<Fact> =
-                    page.into_iter().rev().filter(|f| after.is_none_or(|after| f.id > after)).collect();
-                let more = facts.len() > limit as usize;
-                facts.truncate(limit as usize);
+                let (facts, more) = load_page(&shell.store, &channel, before, after, limit).await.unwrap_or_default();
                 shell.sync_input(SyncInput::Loaded { peer, rid, facts, more });
             });
         }

@@ -21,6 +21,34 @@ pub enum PeerKind {
     Virtual,
 }
 
+/// A signaling payload that opens a sync data channel, carried in `signal`
+/// frames: `{"sync":1,"type":"offer"|"answer","sdp":…,"kind":…}`. The SDP is
+/// complete (non-trickle ICE: the candidates are in it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncSignal {
+    /// Always 1.
+    pub sync: u32,
+    /// `offer` or `answer`.
+    #[serde(rename = "type")]
+    pub kind_of: String,
+    /// The SDP, candidates included.
+    pub sdp: String,
+    /// The sender's peer kind.
+    pub kind: PeerKind,
+}
+
+impl SyncSignal {
+    /// An offer from a peer of `kind`.
+    pub fn offer(sdp: String, kind: PeerKind) -> Self {
+        Self { sync: 1, kind_of: "offer".into(), sdp, kind }
+    }
+
+    /// An answer from a peer of `kind`.
+    pub fn answer(sdp: String, kind: PeerKind) -> Self {
+        Self { sync: 1, kind_of: "answer".into(), sdp, kind }
+    }
+}
+
 /// A peer's holdings in one channel, as advertised in `hello`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChannelHoldings {

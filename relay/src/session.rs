@@ -220,7 +220,7 @@ impl Session {
                         // posting clients closed as slow consumers; charging the cooperative
                         // budget per frame did not help). Yield every few frames.
                         inbound += 1;
-                        if inbound % YIELD_EVERY_FRAMES == 0 {
+                        if inbound.is_multiple_of(YIELD_EVERY_FRAMES) {
                             tokio::task::yield_now().await;
                         }
                         self.handle_text(key, &text, &frames, &signals).await

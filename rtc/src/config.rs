@@ -15,6 +15,11 @@ pub struct RtcConfig {
     pub udp_bind: Option<SocketAddr>,
     /// Longest wait for ICE gathering before the SDP is returned with what was gathered so far.
     pub gather_timeout: Duration,
+    /// Most bytes handed to the data channel and not yet acknowledged by the peer; the link's
+    /// sending task waits above it (the native `bufferedAmount` high-water mark). The default,
+    /// 1 MiB, matches the browser side and allows 1 MiB per round trip on a WAN path. On
+    /// loopback a smaller value is faster (see the crate docs).
+    pub send_high_water: usize,
     /// Most bytes of text that [`PeerLink::send`](crate::PeerLink::send) queues before it
     /// reports [`SendError::QueueFull`](crate::SendError::QueueFull).
     pub send_queue_limit: usize,
@@ -26,6 +31,7 @@ impl Default for RtcConfig {
             ice_servers: Vec::new(),
             udp_bind: None,
             gather_timeout: Duration::from_secs(3),
+            send_high_water: 1024 * 1024,
             send_queue_limit: 4 * 1024 * 1024,
         }
     }
@@ -106,11 +112,9 @@ impl FromStr for IceServer {
             (false, Some(_)) => Err(IceServerParseError::UnexpectedCredentials(redact(text))),
             (true, None) => Err(IceServerParseError::MissingCredentials(redact(text))),
             (true, Some(userinfo)) => match userinfo.split_once(':') {
-                Some((user, password)) if !user.is_empty() && !password.is_empty() => Ok(Self {
-                    urls: vec![url],
-                    username: Some(user.to_owned()),
-                    credential: Some(password.to_owned()),
-                }),
+                Some((user, password)) if !user.is_empty() && !password.is_empty() => {
+                    Ok(Self { urls: vec![url], username: Some(user.to_owned()), credential: Some(password.to_owned()) })
+                }
                 _ => Err(IceServerParseError::MissingCredentials(redact(text))),
             },
         }

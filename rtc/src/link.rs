@@ -9,19 +9,15 @@ use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tracing::{Instrument, debug, info_span, warn};
 use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelInit};
 use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
-    RTCIceConnectionState, RTCIceGatheringState, RTCIceServer, RTCPeerConnectionState, RTCSessionDescription,
-    SettingEngineBuilder,
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder, RTCIceConnectionState,
+    RTCIceGatheringState, RTCIceServer, RTCPeerConnectionState, RTCSessionDescription, SettingEngineBuilder,
 };
 
 use crate::{CHANNEL_LABEL, MAX_MESSAGE_BYTES, RtcConfig, RtcError, SendError};
 
-/// Most bytes handed to the data channel but not yet acknowledged by the peer; the writer waits
-/// above it. Matches the browser side's high-water mark.
-const HIGH_WATER: usize = 1024 * 1024;
 /// Events buffered for a slow reader of the event receiver; beyond it the link stops reading
 /// the data channel, which in turn stops the peer through SCTP flow control.
-const EVENT_CAPACITY: usize = 256;
+const EVENT_CAPACITY: usize = 64;
 /// How long a link that lost its connection keeps delivering messages already received.
 const DRAIN_GRACE: Duration = Duration::from_millis(250);
 
@@ -157,7 +153,8 @@ impl PeerLink {
         config: &RtcConfig,
         offer_sdp: &str,
     ) -> Result<(PeerLink, String, mpsc::Receiver<LinkEvent>), RtcError> {
-        let offer = RTCSessionDescription::offer(offer_sdp.to_owned()).map_err(|e| RtcError::invalid_sdp("offer", e))?;
+        let offer =
+            RTCSessionDescription::offer(offer_sdp.to_owned()).map_err(|e| RtcError::invalid_sdp("offer", e))?;
         let (pc, shared, channel) = connect(config).await?;
         let negotiated = async {
             pc.set_remote_description(offer).await.map_err(|e| RtcError::invalid_sdp("offer", e))?;
@@ -187,8 +184,8 @@ impl PeerLink {
 
     /// Queues a text message (at most [`MAX_MESSAGE_BYTES`]) and returns at once. Messages queued
     /// before [`LinkEvent::Open`] go out when the channel opens. A task hands the queue to the
-    /// data channel while less than 1 MiB is unacknowledged by the peer, and resumes as the peer
-    /// acknowledges; when the peer stops reading, the queue grows to
+    /// data channel while less than [`RtcConfig::send_high_water`] is unacknowledged by the peer,
+    /// and resumes as the peer acknowledges; when the peer stops reading, the queue grows to
     /// [`RtcConfig::send_queue_limit`] and this returns [`SendError::QueueFull`].
     pub fn send(&self, text: String) -> Result<(), SendError> {
         self.reserve(text.len())?;
@@ -299,7 +296,7 @@ async fn connect(
         .with_setting_engine(SettingEngineBuilder::new().build())
         .with_handler(Arc::new(Handler { shared: Arc::clone(&shared) }))
         .with_udp_addrs(vec![bind])
-        .with_data_channel_send_buffer_limit(HIGH_WATER)
+        .with_data_channel_send_buffer_limit(config.send_high_water)
         .build()
         .await
         .map_err(RtcError::create)?;
@@ -309,7 +306,7 @@ async fn connect(
 /// The local SDP once ICE gathering is complete, or what was gathered when `timeout` ran out.
 async fn gathered_sdp(pc: &dyn PeerConnection, shared: &Shared, timeout: Duration) -> Result<String, RtcError> {
     let mut gathered = shared.gathered.subscribe();
-    if tokio::time::timeout(timeout, gathered.wait_for(|done| *done)).await.is_err() {
+    if tokio::time::timeout(timeout, until_true(&mut gathered)).await.is_err() {
         warn!(?timeout, "ICE gathering incomplete; signalling the candidates gathered so far");
     }
     pc.local_description().await.map(|description| description.sdp).ok_or(RtcError::NoLocalDescription)
@@ -326,7 +323,7 @@ async fn run(
     let mut dead = shared.dead.subscribe();
     let channel = tokio::select! {
         channel = channel => channel.ok(),
-        _ = dead.wait_for(|dead| *dead) => None,
+        () = until_true(&mut dead) => None,
     };
     if let Some(dc) = channel {
         *shared.open_channel.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&dc));
@@ -337,13 +334,15 @@ async fn run(
         tokio::select! {
             () = &mut read => debug!("data channel closed"),
             () = &mut write => debug!("data channel refused a message"),
-            _ = dead.wait_for(|dead| *dead) => {
+            () = until_true(&mut dead) => {
                 debug!("peer connection gone");
                 // Deliver what already arrived; `poll` ends once the connection's streams end.
                 drop(tokio::time::timeout(DRAIN_GRACE, &mut read).await);
             }
         }
     }
+    // The channel handle refers back to the connection, whose handler holds `shared`.
+    shared.open_channel.lock().unwrap_or_else(PoisonError::into_inner).take();
     shared.kill();
     drop(pc.close().await);
     drop(events.send(LinkEvent::Closed).await);
@@ -379,16 +378,15 @@ async fn read(dc: &dyn DataChannel, events: &mpsc::Sender<LinkEvent>, open: &wat
 }
 
 /// Hands queued messages to the data channel once it is open. `send_text` waits while
-/// [`HIGH_WATER`] bytes are unacknowledged (the driver wakes it as the peer acknowledges).
+/// [`RtcConfig::send_high_water`] bytes are unacknowledged (the driver wakes it as the peer
+/// acknowledges).
 async fn write(
     dc: &dyn DataChannel,
     shared: &Shared,
     queue: &mut mpsc::UnboundedReceiver<String>,
     mut open: watch::Receiver<bool>,
 ) {
-    if open.wait_for(|open| *open).await.is_err() {
-        return;
-    }
+    until_true(&mut open).await;
     while let Some(text) = queue.recv().await {
         let sent = dc.send_text(&text).await;
         shared.queued.fetch_sub(text.len(), Ordering::AcqRel);
@@ -397,5 +395,12 @@ async fn write(
             warn!(%error, "data channel send failed");
             return;
         }
+    }
+}
+
+/// Resolves once the flag is true, or never if its sender is gone while it is false.
+async fn until_true(flag: &mut watch::Receiver<bool>) {
+    if flag.wait_for(|value| *value).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }

@@ -115,6 +115,7 @@ mod hello;
 mod index;
 mod input;
 mod intervals;
+mod load;
 mod output;
 mod peers;
 mod planner;
@@ -127,6 +128,7 @@ mod timers;
 pub use config::SyncConfig;
 pub use engine::{SyncEngine, SyncStats};
 pub use input::{PeerId, SyncInput};
+pub use load::load_page;
 pub use output::SyncOutput;
 pub use status::{HistoryStatus, MissingRange};
 

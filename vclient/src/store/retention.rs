@@ -4,11 +4,16 @@ use super::DiskStore;
 use super::error::backend;
 use super::tables::WriteTables;
 use catalk_core::StoreError;
+use catalk_proto::{ChannelName, FactId};
 use redb::Durability;
+use std::collections::BTreeMap;
 
 /// What one [`DiskStore::prune`] removed and what is left.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PruneReport {
+    /// Per channel that lost messages: the newest id removed (everything at or
+    /// below it is gone), for the sync engine's `Forgotten`.
+    pub forgotten: BTreeMap<ChannelName, FactId>,
     /// Messages dropped for being older than the retention window.
     pub expired: usize,
     /// Messages dropped, oldest first, to bring the store under its size cap.
@@ -44,6 +49,9 @@ impl DiskStore {
                     break;
                 }
                 tables.remove_message(id, &channel)?;
+                if let Ok(name) = ChannelName::new(&channel) {
+                    report.forgotten.insert(name, id);
+                }
                 if expired {
                     report.expired += 1;
                 } else {
