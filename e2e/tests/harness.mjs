@@ -1,12 +1,13 @@
 // Test harness: starts real relays (the debug binary with the app embedded) on
 // loopback ports and real Chromium (Debian's, through playwright-core).
-import { spawn } from "node:child_process";
+import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
 const RELAY_BIN = process.env.CATALK_RELAY_BIN ?? "target/debug/catalk-relay";
+const VCLIENT_BIN = process.env.CATALK_VCLIENT_BIN ?? "target/debug/catalk-vclient";
 const CHROMIUM = process.env.CATALK_CHROMIUM ?? "/usr/bin/chromium";
 export const SCREENSHOTS = "target/e2e-screenshots";
 mkdirSync(SCREENSHOTS, { recursive: true });
@@ -60,6 +61,57 @@ export class Relay {
     await this.stop();
     this.log = "";
     await this.start();
+  }
+}
+
+/** A virtual client child process (catalk-vclient) with its own key and store. */
+export class VClient {
+  constructor() {
+    this.dir = mkdtempSync(join(tmpdir(), "catalk-vclient-"));
+    this.keyFile = join(this.dir, "vclient.key");
+    this.log = "";
+    this.metricsUrl = null;
+  }
+
+  /** This client's public key (creates the key file): give it to the relay with --virtual-client. */
+  publicKey() {
+    return execFileSync(VCLIENT_BIN, ["--print-key", "--key-file", this.keyFile], { encoding: "utf8" }).trim();
+  }
+
+  /** Starts against `relay`; resolves once it is logged in. */
+  async start(relay) {
+    const args = [
+      "--relay-url", `ws://127.0.0.1:${relay.port}/ws`, "--key-file", this.keyFile,
+      "--store", join(this.dir, "history.redb"), "--udp-bind", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0",
+    ];
+    this.child = spawn(VCLIENT_BIN, args, { env: { ...process.env, NO_COLOR: "1", RUST_LOG: "info" } });
+    await new Promise((resolve, reject) => {
+      const onData = (chunk) => {
+        this.log += chunk.toString().replace(ANSI, "");
+        const metrics = this.log.match(/metrics listening addr=(127\.0\.0\.1:\d+)/);
+        if (metrics) this.metricsUrl = `http://${metrics[1]}/metrics`;
+        if (this.metricsUrl && this.log.includes("logged in")) resolve();
+      };
+      this.child.stdout.on("data", onData);
+      this.child.stderr.on("data", onData);
+      this.child.on("exit", (code) => reject(new Error(`vclient exited early (${code}):\n${this.log}`)));
+    });
+    return this;
+  }
+
+  /** One metric's value (the first line that starts with `name`). */
+  async metric(name) {
+    const text = await (await fetch(this.metricsUrl)).text();
+    const line = text.split("\n").find((l) => l.startsWith(name));
+    if (!line) throw new Error(`no metric ${name} in:\n${text}`);
+    return Number(line.trim().split(/\s+/).pop());
+  }
+
+  async stop() {
+    if (!this.child || this.child.exitCode !== null) return;
+    const exited = new Promise((resolve) => this.child.once("exit", resolve));
+    this.child.kill("SIGTERM");
+    await exited;
   }
 }
 
@@ -127,4 +179,51 @@ export async function messageTexts(page) {
 
 export async function shot(page, name) {
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
+}
+
+/** Posts `count` messages through the app's client, as fast as the relay acks them. */
+export async function postMany(page, from, count, label) {
+  await page.evaluate(async ({ from, count, label }) => {
+    for (let n = from; n < from + count; n++) await window.catalk.post("general", `${label} ${n}`);
+  }, { from, count, label });
+}
+
+/** Messages of `channel` in this page's IndexedDB, read directly. */
+export async function storedTexts(page, channel = "general") {
+  return page.evaluate(async (channel) => {
+    const db = await new Promise((resolve, reject) => {
+      const req = indexedDB.open("catalk");
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+    const rows = await new Promise((resolve, reject) => {
+      const req = db.transaction("facts").objectStore("facts").index("by_kind").getAll("message");
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+    db.close();
+    return rows.filter((r) => r.channel === channel).map((r) => JSON.parse(r.json).body.text);
+  }, channel);
+}
+
+export async function historyStatus(page) {
+  return (await page.textContent("[data-testid=history-status]"))?.trim() ?? "";
+}
+
+export async function waitComplete(page, timeout = 60_000) {
+  await page.waitForFunction(
+    () => document.querySelector("[data-testid=history-status]")?.textContent.trim().startsWith("complete"),
+    null,
+    { timeout },
+  );
+}
+
+export async function waitStoredAtLeast(page, n, timeout = 60_000) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const count = (await storedTexts(page)).length;
+    if (count >= n) return count;
+    if (Date.now() > deadline) throw new Error(`only ${count} of ${n} messages stored`);
+    await page.waitForTimeout(200);
+  }
 }

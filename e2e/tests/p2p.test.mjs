@@ -2,7 +2,10 @@
 // verified and complete, with peers leaving and lying.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { Relay, launchBrowser, newUser, onboard, waitConnected, shot } from "./harness.mjs";
+import {
+  Relay, launchBrowser, newUser, onboard, waitConnected, shot, postMany, storedTexts, historyStatus, waitComplete,
+  waitStoredAtLeast,
+} from "./harness.mjs";
 
 const TOTAL = 500;
 let browser;
@@ -12,53 +15,6 @@ before(async () => {
 after(async () => {
   await browser?.close();
 });
-
-/** Posts `count` messages through the app's client, as fast as the relay acks them. */
-async function postMany(page, from, count, label) {
-  await page.evaluate(async ({ from, count, label }) => {
-    for (let n = from; n < from + count; n++) await window.catalk.post("general", `${label} ${n}`);
-  }, { from, count, label });
-}
-
-/** Messages of `channel` in this page's IndexedDB, read directly. */
-async function storedTexts(page, channel = "general") {
-  return page.evaluate(async (channel) => {
-    const db = await new Promise((resolve, reject) => {
-      const req = indexedDB.open("catalk");
-      req.onsuccess = () => resolve(req.result);
-      req.onerror = () => reject(req.error);
-    });
-    const rows = await new Promise((resolve, reject) => {
-      const req = db.transaction("facts").objectStore("facts").index("by_kind").getAll("message");
-      req.onsuccess = () => resolve(req.result);
-      req.onerror = () => reject(req.error);
-    });
-    db.close();
-    return rows.filter((r) => r.channel === channel).map((r) => JSON.parse(r.json).body.text);
-  }, channel);
-}
-
-async function historyStatus(page) {
-  return (await page.textContent("[data-testid=history-status]"))?.trim() ?? "";
-}
-
-async function waitComplete(page, timeout = 60_000) {
-  await page.waitForFunction(
-    () => document.querySelector("[data-testid=history-status]")?.textContent.trim().startsWith("complete"),
-    null,
-    { timeout },
-  );
-}
-
-async function waitStoredAtLeast(page, n, timeout = 60_000) {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const count = (await storedTexts(page)).length;
-    if (count >= n) return count;
-    if (Date.now() > deadline) throw new Error(`only ${count} of ${n} messages stored`);
-    await page.waitForTimeout(200);
-  }
-}
 
 test("late joiners backfill 500 messages from peers, through departures and a lying peer", async () => {
   const relay = await new Relay(["--no-claim", "--posts-per-second", "2000", "--frames-per-second", "2000"]).start();
