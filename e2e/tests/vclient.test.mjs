@@ -50,6 +50,8 @@ test("a late joiner fills from the virtual client when no browser holds the hist
     assert.equal(cTexts.length, TOTAL, "C holds every message");
     assert.equal(new Set(cTexts).size, TOTAL, "no duplicates");
     const served = await waitMetric(vclient, SERVED, (n) => n > 0);
+    // The backfilled messages are shown, newest last.
+    await c.page.waitForFunction((last) => [...document.querySelectorAll("[data-testid=message]")].some((m) => m.textContent.includes(last)), `from Ada ${TOTAL - 1}`);
     await shot(c.page, "12-filled-from-virtual-client");
 
     // C (a browser) now holds the range: E fills from C, and the virtual client serves nothing more.

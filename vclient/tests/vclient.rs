@@ -111,3 +111,28 @@ async fn records_live_serves_a_late_joiner_and_keeps_history_across_a_restart() 
     relay.stop().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnects_by_itself_after_the_relay_restarts() -> anyhow::Result<()> {
+    let virtual_clients = vec![PublicKey::of(&user_key(KEEPER))];
+    let mut config = relay_config();
+    config.virtual_clients = virtual_clients.clone();
+    let relay = TestRelay::start(config).await?;
+    let addr = relay.addr;
+    let dir = tempfile::tempdir()?;
+    let keeper = start(settings(&relay, dir.path(), PeerKind::Virtual), KEEPER)?;
+    let connected = |want: u64| {
+        let metrics = Arc::clone(&keeper.metrics);
+        move || metrics.relay_connected.load(Ordering::Relaxed) == want
+    };
+    until("the keeper to log in", Duration::from_secs(10), connected(1)).await?;
+    relay.stop().await?;
+    until("the keeper to notice", Duration::from_secs(10), connected(0)).await?;
+    let mut config = relay_config();
+    config.virtual_clients = virtual_clients;
+    let relay = TestRelay::start_on(tokio::net::TcpListener::bind(addr).await?, config)?;
+    until("the keeper to log in again", Duration::from_secs(30), connected(1)).await?;
+    keeper.stop().await;
+    relay.stop().await?;
+    Ok(())
+}

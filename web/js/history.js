@@ -44,9 +44,14 @@ export function onHistory(ev) {
   if (ev.channel === current) paint(ev.status);
 }
 
-/** A `backfill` event: older messages of a channel were stored. */
+/**
+ * A `backfill` event: older messages of a channel were stored. Reloads at most
+ * every 250 ms, so a long fill shows its progress instead of waiting for the end.
+ */
 export function onBackfill(ev) {
-  if (ev.channel !== current) return;
-  clearTimeout(reloadTimer);
-  reloadTimer = setTimeout(() => reload(current), 250);
+  if (ev.channel !== current || reloadTimer) return;
+  reloadTimer = setTimeout(() => {
+    reloadTimer = null;
+    reload(current);
+  }, 250);
 }
