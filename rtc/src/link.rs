@@ -335,8 +335,10 @@ async fn run(
             () = &mut read => debug!("data channel closed"),
             () = &mut write => debug!("data channel refused a message"),
             () = until_true(&mut dead) => {
-                debug!("peer connection gone");
-                // Deliver what already arrived; `poll` ends once the connection's streams end.
+                debug!("peer connection gone or link closed");
+                // Closing ends the channel's event stream after what already arrived, which is
+                // still delivered (unless the receiver is not being drained).
+                drop(pc.close().await);
                 drop(tokio::time::timeout(DRAIN_GRACE, &mut read).await);
             }
         }

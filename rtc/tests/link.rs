@@ -189,3 +189,73 @@ async fn garbage_sdp_is_a_typed_error() {
     assert!(matches!(error, RtcError::InvalidSdp { kind: "answer", .. }), "{error:?}");
     offerer.close().await;
 }
+
+/// Points every candidate in `sdp` at `port` on 127.0.0.1.
+fn redirect_candidates(sdp: &str, port: u16) -> String {
+    sdp.lines()
+        .map(|line| match line.strip_prefix("a=candidate:") {
+            Some(candidate) => {
+                let mut fields: Vec<String> = candidate.split(' ').map(str::to_owned).collect();
+                fields[4] = "127.0.0.1".to_owned();
+                fields[5] = port.to_string();
+                format!("a=candidate:{}\r\n", fields.join(" "))
+            }
+            None => format!("{line}\r\n"),
+        })
+        .collect()
+}
+
+/// Relays UDP between two sockets until `cut` is set, then drops everything: a peer vanishing
+/// without a word, as when its machine sleeps or its network goes.
+async fn relay(a: tokio::net::UdpSocket, b: tokio::net::UdpSocket, cut: tokio::sync::watch::Receiver<bool>) {
+    let (mut a_peer, mut b_peer) = (None, None);
+    let (mut a_buf, mut b_buf) = (vec![0; 2048], vec![0; 2048]);
+    loop {
+        tokio::select! {
+            Ok((len, from)) = a.recv_from(&mut a_buf) => {
+                a_peer = Some(from);
+                let cut = *cut.borrow();
+                if let (false, Some(to)) = (cut, b_peer) {
+                    drop(b.send_to(&a_buf[..len], to).await);
+                }
+            }
+            Ok((len, from)) = b.recv_from(&mut b_buf) => {
+                b_peer = Some(from);
+                let cut = *cut.borrow();
+                if let (false, Some(to)) = (cut, a_peer) {
+                    drop(a.send_to(&b_buf[..len], to).await);
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_vanishing_without_close_is_detected() {
+    let config = loopback();
+    let to_answerer = tokio::net::UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let to_offerer = tokio::net::UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let (to_answerer_port, to_offerer_port) =
+        (to_answerer.local_addr().expect("addr").port(), to_offerer.local_addr().expect("addr").port());
+    // Each side only knows the relay's address for the other, so every packet goes through it.
+    let (offerer, offer, mut offerer_events) = PeerLink::offer(&config).await.expect("offer");
+    let (answerer, answer, mut answerer_events) =
+        PeerLink::answer(&config, &redirect_candidates(&offer, to_offerer_port)).await.expect("answer");
+    let (cut, cut_rx) = tokio::sync::watch::channel(false);
+    let relay = tokio::spawn(relay(to_answerer, to_offerer, cut_rx));
+    offerer.accept_answer(&redirect_candidates(&answer, to_answerer_port)).await.expect("accept");
+    assert_eq!(next(&mut offerer_events).await, Some(LinkEvent::Open));
+    assert_eq!(next(&mut answerer_events).await, Some(LinkEvent::Open));
+    offerer.send("through the relay".to_owned()).expect("send");
+    assert_eq!(next(&mut answerer_events).await, Some(LinkEvent::Text("through the relay".to_owned())));
+
+    cut.send_replace(true);
+    let started = Instant::now();
+    for (events, side) in [(&mut offerer_events, "offerer"), (&mut answerer_events, "answerer")] {
+        assert_eq!(next(events).await, Some(LinkEvent::Closed), "{side} notices");
+        println!("{side}: Closed {:?} after the peer vanished", started.elapsed());
+        assert_eq!(next(events).await, None);
+    }
+    assert!(offerer.is_closed() && answerer.is_closed());
+    relay.abort();
+}
