@@ -40,8 +40,8 @@ pub struct Shell {
     sync: RefCell<Option<SyncEngine>>,
     /// Open or opening data channels by peer key.
     pub links: RefCell<HashMap<String, PeerLink>>,
-    /// `iceServers` for RTCPeerConnection (`undefined`: none, fine on a LAN).
-    pub ice_servers: wasm_bindgen::JsValue,
+    /// `iceServers` for RTCPeerConnection (none: host candidates only, fine on a LAN).
+    pub ice_servers: RefCell<Vec<catalk_proto::IceServer>>,
     online_peers: RefCell<HashMap<String, PeerKind>>,
     holdings_loaded: Cell<bool>,
 }
@@ -65,7 +65,7 @@ impl Shell {
             timer: RefCell::new(None),
             sync: RefCell::new(None),
             links: RefCell::new(HashMap::new()),
-            ice_servers: wasm_bindgen::JsValue::UNDEFINED,
+            ice_servers: RefCell::new(Vec::new()),
             online_peers: RefCell::new(HashMap::new()),
             holdings_loaded: Cell::new(false),
         });

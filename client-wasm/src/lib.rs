@@ -216,6 +216,23 @@ impl CatalkClient {
         }
     }
 
+    /// Sets the STUN/TURN servers for data channels opened from now on: an array of
+    /// `RTCIceServer` objects (`{ urls, username?, credential? }`), e.g. `ice_servers`
+    /// from the relay's `/.well-known/catalk.json`. Empty: host candidates only.
+    #[wasm_bindgen(js_name = setIceServers)]
+    pub fn set_ice_servers(&self, servers: JsValue) -> Result<(), JsValue> {
+        let servers: Vec<catalk_proto::IceServer> =
+            serde_wasm_bindgen::from_value(servers).map_err(|e| js::error("invalid", &e.to_string()))?;
+        *self.shell.ice_servers.borrow_mut() = servers;
+        Ok(())
+    }
+
+    /// The STUN/TURN servers in use (see `setIceServers`).
+    #[wasm_bindgen(js_name = iceServers)]
+    pub fn ice_servers(&self) -> JsValue {
+        js::to_js(&*self.shell.ice_servers.borrow())
+    }
+
     /// Bytes of history this client served to peers.
     #[wasm_bindgen(js_name = servedBytes)]
     pub fn served_bytes(&self) -> f64 {

@@ -6,6 +6,7 @@
 //! carrying the full SDP (non-trickle ICE).
 
 use crate::client::{Shell, now_ms};
+use crate::js;
 use crate::rtc::{LinkEvents, PeerLink};
 use catalk_core::HistoryStore;
 use catalk_core::sync::{SyncInput, SyncOutput, load_page};
@@ -74,7 +75,8 @@ pub fn connect(shell: &Rc<Shell>, peer: String) {
     wasm_bindgen_futures::spawn_local(async move {
         let kind = shell.peer_kind(&peer);
         let serial = next_serial();
-        match PeerLink::offer(&shell.ice_servers, events(&shell, &peer, kind, serial)).await {
+        let ice_servers = js::to_js(&*shell.ice_servers.borrow());
+        match PeerLink::offer(&ice_servers, events(&shell, &peer, kind, serial)).await {
             Ok((mut link, sdp)) => {
                 link.serial = serial;
                 if shell.links.borrow().contains_key(&peer) {
@@ -113,9 +115,8 @@ pub fn on_signal(shell: &Rc<Shell>, from: PublicKey, from_conn: u64, payload: &s
                 // A newer offer from the same peer replaces an older link.
                 replace_link(&shell, &peer);
                 let serial = next_serial();
-                match PeerLink::answer(&shell.ice_servers, &signal.sdp, events(&shell, &peer, signal.kind, serial))
-                    .await
-                {
+                let ice_servers = js::to_js(&*shell.ice_servers.borrow());
+                match PeerLink::answer(&ice_servers, &signal.sdp, events(&shell, &peer, signal.kind, serial)).await {
                     Ok((mut link, sdp)) => {
                         link.serial = serial;
                         replace_link(&shell, &peer);

@@ -109,9 +109,14 @@ test("two people chat, create a channel, survive reloads and relay restarts", as
 });
 
 test("the app is usable on a phone-sized screen", async () => {
-  const relay = await new Relay(["--no-claim"]).start();
+  const relay = await new Relay(["--no-claim", "--ice-server", "turn:ada:pw@127.0.0.1:3478"]).start();
   try {
     const { page } = await newUser(browser, relay, { viewport: { width: 390, height: 844 } });
+    // The relay's STUN/TURN servers reach the client for its data channels.
+    await page.waitForFunction(() => window.catalk?.iceServers?.().length === 1);
+    assert.deepEqual(await page.evaluate(() => window.catalk.iceServers()), [
+      { urls: ["turn:127.0.0.1:3478"], username: "ada", credential: "pw" },
+    ]);
     await onboard(page, "Phone");
     await send(page, "typed on a phone");
     await waitForMessage(page, "typed on a phone");

@@ -13,6 +13,7 @@ mod channel;
 mod error_code;
 mod fact;
 mod frame;
+mod ice;
 mod id;
 mod key;
 mod limits;
@@ -30,6 +31,7 @@ pub use fact::{Fact, FactBody, FactKind, VerifyError};
 pub use frame::{
     ClientFrame, DecodeError, LoginFrame, PostFrame, ServerFrame, WelcomeFrame, decode_client_frame, request_id_of,
 };
+pub use ice::{IceServer, IceServerParseError};
 pub use id::FactId;
 pub use key::{KeyError, Nonce, PublicKey, Signature};
 pub use limits::Limits;

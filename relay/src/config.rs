@@ -34,6 +34,8 @@ pub struct RelayConfig {
     pub trusted_keys: Vec<PublicKey>,
     /// Keys that are always owners.
     pub owners: Vec<PublicKey>,
+    /// STUN/TURN servers published to clients in `/.well-known/catalk.json` (none: LAN only).
+    pub ice_servers: Vec<catalk_proto::IceServer>,
     /// Keys of the owner's virtual clients: attested `virtual_client`, nothing else.
     pub virtual_clients: Vec<PublicKey>,
     /// What keys without a grant may do.
@@ -62,6 +64,7 @@ impl RelayConfig {
             trusted_keys: Vec::new(),
             owners: Vec::new(),
             virtual_clients: Vec::new(),
+            ice_servers: Vec::new(),
             newcomers: NewcomerPolicy::default(),
             limits: Limits::default(),
             claim_token: None,

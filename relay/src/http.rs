@@ -29,6 +29,8 @@ pub struct AppState {
     pub ws_read_buffer: usize,
     /// Websocket write buffer size.
     pub ws_write_buffer: usize,
+    /// STUN/TURN servers for clients, published in `/.well-known/catalk.json`.
+    pub ice_servers: Arc<Vec<catalk_proto::IceServer>>,
     /// Flips to `true` on shutdown.
     pub shutdown: watch::Receiver<bool>,
     /// Held by every live session; its count tells shutdown when all are gone.
@@ -77,6 +79,7 @@ async fn well_known(State(state): State<AppState>) -> Json<serde_json::Value> {
         "trusted": state.hub.trusted(),
         "epoch": state.hub.epoch().id,
         "limits": state.hub.limits(),
+        "ice_servers": *state.ice_servers,
         "software": concat!("catalk-relay ", env!("CARGO_PKG_VERSION")),
     }))
 }

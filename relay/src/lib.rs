@@ -72,6 +72,7 @@ where
         client_ip_header: config.client_ip_header.clone(),
         ws_read_buffer: config.ws_read_buffer,
         ws_write_buffer: config.ws_write_buffer,
+        ice_servers: Arc::new(config.ice_servers.clone()),
         shutdown: stop_rx,
         sessions: Arc::new(()),
     };

@@ -30,6 +30,10 @@ struct Args {
     /// Public keys of virtual clients (headless history keepers) run by the owner (comma-separated).
     #[arg(long = "virtual-client", env = "CATALK_VIRTUAL_CLIENTS", value_delimiter = ',')]
     virtual_clients: Vec<PublicKey>,
+    /// STUN/TURN servers for browsers' WebRTC, published in /.well-known/catalk.json:
+    /// `stun:HOST[:PORT]` or `turn:USER:PASSWORD@HOST[:PORT]` (comma-separated). None: LAN only.
+    #[arg(long = "ice-server", env = "CATALK_ICE_SERVERS", value_delimiter = ',')]
+    ice_servers: Vec<catalk_proto::IceServer>,
     /// What keys without a grant may do.
     #[arg(long, env = "CATALK_NEWCOMERS", value_enum, default_value = "post")]
     newcomers: Newcomers,
@@ -93,6 +97,7 @@ fn build_config(args: &Args) -> anyhow::Result<RelayConfig> {
     config.trusted_keys = args.trusted_keys.clone();
     config.owners = args.owners.clone();
     config.virtual_clients = args.virtual_clients.clone();
+    config.ice_servers = args.ice_servers.clone();
     config.newcomers = match args.newcomers {
         Newcomers::Post => NewcomerPolicy::Post,
         Newcomers::ReadOnly => NewcomerPolicy::ReadOnly,

@@ -124,7 +124,9 @@ async fn shutdown_closes_connections_with_shutting_down() -> anyhow::Result<()> 
 
 #[tokio::test]
 async fn http_endpoints_report_health_metrics_and_identity() -> anyhow::Result<()> {
-    let relay = TestRelay::start(relay_config()).await?;
+    let mut config = relay_config();
+    config.ice_servers = vec!["stun:stun.example.org:3478".parse()?, "turn:ada:pw@turn.example.org".parse()?];
+    let relay = TestRelay::start(config).await?;
     let mut ada = TestClient::login(&relay.ws_url(), user_key(1), "ada").await?;
     assert!(matches!(ada.post("general", "counted").await?, ServerFrame::Ack { .. }));
     ada.send_text("garbage").await?;
@@ -139,6 +141,13 @@ async fn http_endpoints_report_health_metrics_and_identity() -> anyhow::Result<(
     assert_eq!(doc["protocol"], 1);
     assert_eq!(doc["relay"], ada.relay.to_string());
     assert_eq!(doc["limits"]["max_body_bytes"], 4096);
+    assert_eq!(
+        doc["ice_servers"],
+        serde_json::json!([
+            {"urls": ["stun:stun.example.org:3478"]},
+            {"urls": ["turn:turn.example.org"], "username": "ada", "credential": "pw"},
+        ])
+    );
 
     let (status, metrics) = http_get(relay.addr, "/metrics").await?;
     assert_eq!(status, 200);

@@ -39,6 +39,7 @@ async function boot() {
     client = await pkg.CatalkClient.open(`${scheme}://${location.host}/ws`);
     // Handy in the console (and for the browser tests): the client API of docs/client-api.md.
     window.catalk = client;
+    await useRelayIceServers(client);
   } catch (err) {
     fatal(err);
     return;
@@ -192,4 +193,20 @@ function shortcuts(e) {
   const i = names.indexOf(selected);
   const next = names[(i + (e.key === "ArrowDown" ? 1 : names.length - 1)) % names.length];
   select(next);
+}
+
+/**
+ * STUN/TURN servers the relay publishes (`--ice-server`), for peer-to-peer history over the
+ * internet. Without them (or when the document cannot be read) data channels use host
+ * candidates only, which is enough on a LAN.
+ */
+async function useRelayIceServers(client) {
+  try {
+    const response = await fetch("/.well-known/catalk.json", { cache: "no-store" });
+    if (!response.ok) return;
+    const doc = await response.json();
+    if (Array.isArray(doc.ice_servers)) client.setIceServers(doc.ice_servers);
+  } catch (err) {
+    console.warn("catalk: relay ICE servers not read:", err);
+  }
 }
