@@ -50,6 +50,8 @@ pub enum ErrorCode {
     PeerBusy,
     /// The signaling payload exceeds `max_signal_bytes`.
     SignalTooLarge,
+    /// This relay does not carry peer sync messages (`sync_fallback_bytes_per_second` is 0).
+    FallbackDisabled,
     /// A presented fact is signed by a key this relay does not trust.
     UntrustedSigner,
     /// More facts than `max_present_facts` in one frame.
@@ -93,6 +95,7 @@ impl ErrorCode {
             Self::NotOnline => "not_online",
             Self::PeerBusy => "peer_busy",
             Self::SignalTooLarge => "signal_too_large",
+            Self::FallbackDisabled => "fallback_disabled",
             Self::UntrustedSigner => "untrusted_signer",
             Self::TooManyFacts => "too_many_facts",
             Self::InvalidClaim => "invalid_claim",

@@ -5,6 +5,7 @@ use crate::fact::Fact;
 use crate::id::{DraftId, FactId};
 use crate::key::{Nonce, PublicKey, Signature};
 use crate::limits::Limits;
+use crate::peer::PeerMessage;
 use crate::privileges::Privileges;
 use serde::{Deserialize, Serialize};
 
@@ -63,6 +64,18 @@ pub enum ClientFrame {
         /// Opaque payload (SDP, ICE candidate, ...).
         payload: String,
     },
+    /// A peer sync message for one connection of another key, carried by the relay
+    /// because WebRTC could not connect the two (off unless the relay enables it).
+    Peer {
+        /// Request id.
+        rid: u64,
+        /// Addressee.
+        to: PublicKey,
+        /// The addressee's connection (from a `signal`'s `from_conn`).
+        to_conn: u64,
+        /// The sync message.
+        msg: PeerMessage,
+    },
     /// Liveness check; answered with an ack.
     Ping {
         /// Request id.
@@ -114,6 +127,7 @@ impl ClientFrame {
             | Self::Grant { rid, .. }
             | Self::Claim { rid, .. }
             | Self::Signal { rid, .. }
+            | Self::Peer { rid, .. }
             | Self::Ping { rid } => *rid,
         }
     }
@@ -173,6 +187,15 @@ pub enum ServerFrame {
         from_conn: u64,
         /// Opaque payload.
         payload: String,
+    },
+    /// A peer sync message from another key's connection, carried by the relay.
+    Peer {
+        /// Sender, set by the relay from the sender's login.
+        from: PublicKey,
+        /// The sender's connection id.
+        from_conn: u64,
+        /// The sync message.
+        msg: PeerMessage,
     },
 }
 
@@ -244,7 +267,8 @@ impl DecodeError {
     }
 }
 
-const CLIENT_KINDS: [&str; 8] = ["login", "present", "post", "create_channel", "grant", "claim", "signal", "ping"];
+const CLIENT_KINDS: [&str; 9] =
+    ["login", "present", "post", "create_channel", "grant", "claim", "signal", "peer", "ping"];
 
 /// Reads the `rid` of a frame that failed to decode, if it has one.
 pub fn request_id_of(text: &str) -> Option<u64> {

@@ -31,6 +31,10 @@ pub struct Limits {
     pub outbound_queue_frames: usize,
     /// Most presence facts listed in a welcome frame.
     pub max_welcome_presence: usize,
+    /// Bytes per second one connection may send in `peer` frames (sync messages carried by
+    /// the relay when WebRTC cannot connect). 0: the fallback is off (the default).
+    #[serde(default)]
+    pub sync_fallback_bytes_per_second: u32,
 }
 
 impl Default for Limits {
@@ -49,6 +53,7 @@ impl Default for Limits {
             max_connections_per_ip: 64,
             outbound_queue_frames: 1024,
             max_welcome_presence: 1000,
+            sync_fallback_bytes_per_second: 0,
         }
     }
 }

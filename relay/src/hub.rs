@@ -533,7 +533,28 @@ impl Hub {
             ));
         }
         let frame = ServerFrame::Signal { from: *from, from_conn, payload: payload.to_owned() };
-        let text = serde_json::to_string(&frame).map_err(|e| Rejection::new(ErrorCode::Internal, e.to_string()))?;
+        self.deliver(&frame, to, to_conn)
+    }
+
+    /// Forwards a peer sync message to one connection of `to` (the websocket fallback).
+    pub fn forward_peer(
+        &self,
+        from: &PublicKey,
+        from_conn: ConnId,
+        to: &PublicKey,
+        to_conn: ConnId,
+        msg: catalk_proto::PeerMessage,
+        bytes: usize,
+    ) -> Result<(), Rejection> {
+        let frame = ServerFrame::Peer { from: *from, from_conn, msg };
+        self.deliver(&frame, to, Some(to_conn))?;
+        self.metrics.fallback_bytes.fetch_add(bytes as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Queues `frame` for `to_conn` of `to` (or every connection of `to`).
+    fn deliver(&self, frame: &ServerFrame, to: &PublicKey, to_conn: Option<ConnId>) -> Result<(), Rejection> {
+        let text = serde_json::to_string(frame).map_err(|e| Rejection::new(ErrorCode::Internal, e.to_string()))?;
         let text = Utf8Bytes::from(text);
         let state = self.lock();
         let Some(entry) = state.online.get(to) else {
@@ -553,7 +574,7 @@ impl Hub {
             }
         }
         if delivered == 0 {
-            return Err(Rejection::new(ErrorCode::PeerBusy, "the addressee is not reading; signal dropped"));
+            return Err(Rejection::new(ErrorCode::PeerBusy, "the addressee is not reading; frame dropped"));
         }
         Ok(())
     }

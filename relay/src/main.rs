@@ -67,6 +67,10 @@ struct Args {
     /// Sustained posts per second per key.
     #[arg(long, env = "CATALK_POSTS_PER_SECOND", default_value_t = Limits::default().posts_per_second_per_key)]
     posts_per_second: u32,
+    /// Carry peer sync messages through the relay for peers that WebRTC cannot connect, at
+    /// most this many bytes per second per connection (0: off). Costs the relay's bandwidth.
+    #[arg(long, env = "CATALK_SYNC_FALLBACK_BYTES_PER_SECOND", default_value_t = 0)]
+    sync_fallback_bytes_per_second: u32,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -108,6 +112,7 @@ fn build_config(args: &Args) -> anyhow::Result<RelayConfig> {
     config.limits.max_connections_per_ip = args.max_connections_per_ip;
     config.limits.frames_per_second = args.frames_per_second;
     config.limits.posts_per_second_per_key = args.posts_per_second;
+    config.limits.sync_fallback_bytes_per_second = args.sync_fallback_bytes_per_second;
     if config.owners.is_empty() && !args.no_claim {
         let mut bytes = [0u8; 18];
         getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for the claim token: {e}"))?;

@@ -19,6 +19,8 @@ pub struct Metrics {
     pub bytes_in: AtomicU64,
     /// Bytes sent in websocket messages.
     pub bytes_out: AtomicU64,
+    /// Bytes of peer sync frames carried for peers that WebRTC could not connect.
+    pub fallback_bytes: AtomicU64,
     facts: [AtomicU64; 6],
     rejected: Mutex<BTreeMap<&'static str, u64>>,
 }
@@ -64,6 +66,8 @@ impl Metrics {
         let _ = writeln!(out, "# TYPE catalk_bytes_total counter");
         let _ = writeln!(out, "catalk_bytes_total{{direction=\"in\"}} {}", load(&self.bytes_in));
         let _ = writeln!(out, "catalk_bytes_total{{direction=\"out\"}} {}", load(&self.bytes_out));
+        let _ = writeln!(out, "# TYPE catalk_sync_fallback_bytes_total counter");
+        let _ = writeln!(out, "catalk_sync_fallback_bytes_total {}", load(&self.fallback_bytes));
         out
     }
 }

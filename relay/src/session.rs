@@ -205,6 +205,12 @@ impl Session {
         let signals: DefaultDirectRateLimiter = RateLimiter::direct(
             Quota::per_second(nonzero(limits.signals_per_second)).allow_burst(nonzero(limits.signals_per_second)),
         );
+        // Peer frames are limited in bytes; the burst admits one largest frame.
+        let fallback_rate = limits.sync_fallback_bytes_per_second;
+        let fallback_burst = fallback_rate.max(u32::try_from(limits.max_frame_bytes).unwrap_or(u32::MAX));
+        let fallback: DefaultDirectRateLimiter =
+            RateLimiter::direct(Quota::per_second(nonzero(fallback_rate)).allow_burst(nonzero(fallback_burst)));
+        let limiters = Limiters { signals, fallback };
         let mut inbound: u64 = 0;
         loop {
             let result = tokio::select! {
@@ -223,7 +229,7 @@ impl Session {
                         if inbound.is_multiple_of(YIELD_EVERY_FRAMES) {
                             tokio::task::yield_now().await;
                         }
-                        self.handle_text(key, &text, &frames, &signals).await
+                        self.handle_text(key, &text, &frames, &limiters).await
                     }
                     Err(end) => Err(end),
                 },
@@ -320,7 +326,7 @@ impl Session {
         key: &PublicKey,
         text: &str,
         frames: &DefaultDirectRateLimiter,
-        signals: &DefaultDirectRateLimiter,
+        limiters: &Limiters,
     ) -> Result<(), End> {
         // Limit before decoding, so that garbage costs the sender its allowance too.
         if frames.check().is_err() {
@@ -336,7 +342,7 @@ impl Session {
             }
         };
         let rid = frame.rid();
-        let outcome = self.apply(key, frame, signals);
+        let outcome = self.apply(key, frame, text.len(), limiters);
         match outcome {
             Ok(ack) => self.send_frame(&ack).await,
             Err(rejection) => {
@@ -351,7 +357,8 @@ impl Session {
         &self,
         key: &PublicKey,
         frame: ClientFrame,
-        signals: &DefaultDirectRateLimiter,
+        frame_bytes: usize,
+        limiters: &Limiters,
     ) -> Result<ServerFrame, Rejection> {
         let ack = |rid, id| ServerFrame::Ack { rid, id, adopted: None };
         match frame {
@@ -373,10 +380,26 @@ impl Session {
                 Ok(ServerFrame::Ack { rid, id: None, adopted: Some(adopted) })
             }
             ClientFrame::Signal { rid, to, to_conn, payload } => {
-                if signals.check().is_err() {
+                if limiters.signals.check().is_err() {
                     return Err(Rejection::new(ErrorCode::RateLimited, "too many signals; slow down"));
                 }
                 self.hub.signal(key, self.conn, &to, to_conn, &payload).map(|()| ack(rid, None))
+            }
+            ClientFrame::Peer { rid, to, to_conn, msg } => {
+                if self.hub.limits().sync_fallback_bytes_per_second == 0 {
+                    return Err(Rejection::new(
+                        ErrorCode::FallbackDisabled,
+                        "this relay does not carry peer sync messages",
+                    ));
+                }
+                let cells = NonZeroU32::new(u32::try_from(frame_bytes).unwrap_or(u32::MAX)).unwrap_or(NonZeroU32::MIN);
+                if !matches!(limiters.fallback.check_n(cells), Ok(Ok(()))) {
+                    return Err(Rejection::new(
+                        ErrorCode::RateLimited,
+                        "peer sync through the relay is over its byte rate",
+                    ));
+                }
+                self.hub.forward_peer(key, self.conn, &to, to_conn, msg, frame_bytes).map(|()| ack(rid, None))
             }
             _ => Err(Rejection::new(ErrorCode::UnknownFrame, "frame kind not handled")),
         }
@@ -386,6 +409,14 @@ impl Session {
 /// Whether a websocket read failed because the message exceeded the size limits.
 fn is_capacity_error(err: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
     matches!(err.downcast_ref::<tungstenite::Error>(), Some(tungstenite::Error::Capacity(_)))
+}
+
+/// Per-connection limits on frames addressed to other peers.
+struct Limiters {
+    /// `signal` frames per second.
+    signals: DefaultDirectRateLimiter,
+    /// Bytes of `peer` frames per second.
+    fallback: DefaultDirectRateLimiter,
 }
 
 /// Ends a session that fell behind the live feed.
