@@ -40,6 +40,8 @@ pub struct Shell {
     sync: RefCell<Option<SyncEngine>>,
     /// Open or opening data channels by peer key.
     pub links: RefCell<HashMap<String, PeerLink>>,
+    /// Peers reached through the relay instead (the fallback), by key: their connection id.
+    pub relayed: RefCell<HashMap<String, u64>>,
     /// `iceServers` for RTCPeerConnection (none: host candidates only, fine on a LAN).
     pub ice_servers: RefCell<Vec<catalk_proto::IceServer>>,
     online_peers: RefCell<HashMap<String, PeerKind>>,
@@ -65,6 +67,7 @@ impl Shell {
             timer: RefCell::new(None),
             sync: RefCell::new(None),
             links: RefCell::new(HashMap::new()),
+            relayed: RefCell::new(HashMap::new()),
             ice_servers: RefCell::new(Vec::new()),
             online_peers: RefCell::new(HashMap::new()),
             holdings_loaded: Cell::new(false),
@@ -99,6 +102,7 @@ impl Shell {
         for (_, link) in self.links.borrow_mut().drain() {
             link.close();
         }
+        self.relayed.borrow_mut().clear();
         self.pump();
         if was_running {
             self.connect().await;
@@ -173,36 +177,54 @@ impl Shell {
 
     /// Does everything the session asked for, then arms the timer for its next deadline.
     pub fn pump(self: &Rc<Self>) {
-        while let Some(output) = self.with_session(ClientSession::poll_output).flatten() {
-            match output {
-                Output::Connect => self.open_socket(),
-                Output::Disconnect => {
-                    if let Some(socket) = self.socket.borrow().as_ref() {
-                        socket.close();
-                    }
-                }
-                Output::Send(text) => {
-                    if let Some(socket) = self.socket.borrow().as_ref() {
-                        socket.send(&text);
-                    }
-                }
-                Output::Persist(facts) => self.persist(facts),
-                Output::Signal { from, from_conn, payload } => p2p::on_signal(self, from, from_conn, &payload),
-                Output::Event(event) => self.emit(event),
-                Output::Resolve { rid, result } => {
-                    if let Some(reply) = self.pending.borrow_mut().remove(&rid) {
-                        let _ = reply.send(result);
-                    }
-                }
-                _ => {}
+        // Sync outputs can queue session frames (peer messages through the relay), so
+        // go round until both are quiet.
+        loop {
+            let mut busy = false;
+            loop {
+                // Each borrow ends before the output is carried out (that may re-enter).
+                let output = self.with_session(ClientSession::poll_output).flatten();
+                let Some(output) = output else { break };
+                busy = true;
+                self.session_output(output);
+            }
+            loop {
+                let output = self.sync.borrow_mut().as_mut().and_then(SyncEngine::poll_output);
+                let Some(output) = output else { break };
+                busy = true;
+                p2p::apply(self, output);
+            }
+            if !busy {
+                break;
             }
         }
-        loop {
-            let output = self.sync.borrow_mut().as_mut().and_then(SyncEngine::poll_output);
-            let Some(output) = output else { break };
-            p2p::apply(self, output);
-        }
         self.arm_timer();
+    }
+
+    fn session_output(self: &Rc<Self>, output: Output) {
+        match output {
+            Output::Connect => self.open_socket(),
+            Output::Disconnect => {
+                if let Some(socket) = self.socket.borrow().as_ref() {
+                    socket.close();
+                }
+            }
+            Output::Send(text) => {
+                if let Some(socket) = self.socket.borrow().as_ref() {
+                    socket.send(&text);
+                }
+            }
+            Output::Persist(facts) => self.persist(facts),
+            Output::Signal { from, from_conn, payload } => p2p::on_signal(self, from, from_conn, &payload),
+            Output::Peer { from, from_conn, text } => p2p::on_relayed(self, &from, from_conn, text),
+            Output::Event(event) => self.emit(event),
+            Output::Resolve { rid, result } => {
+                if let Some(reply) = self.pending.borrow_mut().remove(&rid) {
+                    let _ = reply.send(result);
+                }
+            }
+            _ => {}
+        }
     }
 
     /// Feeds the sync engine and carries out what it asks for.
@@ -271,6 +293,7 @@ impl Shell {
         }
         for peer in before.keys() {
             if !now.contains_key(peer) {
+                self.relayed.borrow_mut().remove(peer);
                 inputs.push(SyncInput::PeerOffline { peer: peer.clone() });
             }
         }

@@ -65,9 +65,13 @@ fn events(shell: &Rc<Shell>, peer: &str, kind: PeerKind, serial: u64) -> LinkEve
     }
 }
 
+/// How long an answered offer may take to open its data channel before the peers
+/// switch to the relay's fallback (when the relay offers one).
+const FALLBACK_AFTER_MS: u32 = 4_000;
+
 /// Opens a data channel to `peer` (a public key) as the offering side.
 pub fn connect(shell: &Rc<Shell>, peer: String) {
-    if shell.links.borrow().contains_key(&peer) {
+    if shell.links.borrow().contains_key(&peer) || shell.relayed.borrow().contains_key(&peer) {
         return;
     }
     let Ok(key) = peer.parse::<PublicKey>() else { return };
@@ -131,16 +135,59 @@ pub fn on_signal(shell: &Rc<Shell>, from: PublicKey, from_conn: u64, payload: &s
                 }
             }
             "answer" => {
-                let accepted = shell.links.borrow().get(&peer).map(|link| link.accept_answer(&signal.sdp));
-                if let Some(accept) = accepted
-                    && let Err(err) = accept.await
-                {
+                let link = shell.links.borrow().get(&peer).map(|link| (link.accept_answer(&signal.sdp), link.serial));
+                let Some((accept, serial)) = link else { return };
+                if let Err(err) = accept.await {
                     web_sys::console::warn_1(&format!("catalk: WebRTC answer rejected: {err}").into());
+                    return;
                 }
+                fall_back_if_stuck(&shell, from, from_conn, serial).await;
+            }
+            "relay" if fallback_enabled(&shell) => {
+                // The offering side could not open a data channel: go through the relay.
+                replace_link(&shell, &peer);
+                shell.relayed.borrow_mut().insert(peer.clone(), from_conn);
+                shell.sync_input(SyncInput::Connected { peer, kind: signal.kind });
+            }
+            "close" if shell.relayed.borrow().get(&peer) == Some(&from_conn) => {
+                shell.relayed.borrow_mut().remove(&peer);
+                shell.sync_input(SyncInput::Disconnected { peer });
             }
             _ => {}
         }
     });
+}
+
+fn fallback_enabled(shell: &Rc<Shell>) -> bool {
+    shell.with_session(|s| s.sync_fallback_bytes_per_second() > 0).unwrap_or(false)
+}
+
+/// After our offer was answered: if the data channel has not opened in time (blocked
+/// UDP, symmetric NATs) and the relay carries peer messages, switch this peer to the relay.
+async fn fall_back_if_stuck(shell: &Rc<Shell>, to: PublicKey, to_conn: u64, serial: u64) {
+    gloo_timers::future::TimeoutFuture::new(FALLBACK_AFTER_MS).await;
+    let peer = to.to_string();
+    let stuck = shell.links.borrow().get(&peer).is_some_and(|link| link.serial == serial && !link.is_open());
+    if !stuck || !fallback_enabled(shell) {
+        return;
+    }
+    web_sys::console::info_1(&format!("catalk: no data channel to {peer}; syncing through the relay").into());
+    replace_link(shell, &peer);
+    shell.relayed.borrow_mut().insert(peer.clone(), to_conn);
+    let payload = SyncSignal { sync: 1, kind_of: "relay".into(), sdp: String::new(), kind: PeerKind::Browser };
+    if let Ok(text) = serde_json::to_string(&payload) {
+        let _ = shell.with_session(|s| s.signal(to, Some(to_conn), text));
+    }
+    let kind = shell.peer_kind(&peer);
+    shell.sync_input(SyncInput::Connected { peer, kind });
+}
+
+/// A peer message the relay carried from `from` (connection `from_conn`).
+pub fn on_relayed(shell: &Rc<Shell>, from: &PublicKey, from_conn: u64, text: String) {
+    let peer = from.to_string();
+    if shell.relayed.borrow().get(&peer) == Some(&from_conn) {
+        shell.sync_input(SyncInput::Received { peer, text });
+    }
 }
 
 /// Carries out one output of the sync engine.
@@ -148,6 +195,14 @@ pub fn apply(shell: &Rc<Shell>, output: SyncOutput) {
     match output {
         SyncOutput::Connect { peer } => connect(shell, peer),
         SyncOutput::Disconnect { peer } => {
+            let relayed = shell.relayed.borrow_mut().remove(&peer);
+            if let (Some(conn), Ok(key)) = (relayed, peer.parse::<PublicKey>()) {
+                let close =
+                    SyncSignal { sync: 1, kind_of: "close".into(), sdp: String::new(), kind: PeerKind::Browser };
+                if let Ok(text) = serde_json::to_string(&close) {
+                    let _ = shell.with_session(|s| s.signal(key, Some(conn), text));
+                }
+            }
             let link = shell.links.borrow_mut().remove(&peer);
             if let Some(link) = link {
                 link.close();
@@ -155,8 +210,16 @@ pub fn apply(shell: &Rc<Shell>, output: SyncOutput) {
             }
         }
         SyncOutput::Send { peer, text } => {
-            if let Some(link) = shell.links.borrow().get(&peer) {
-                link.send(text);
+            let relayed = shell.relayed.borrow().get(&peer).copied();
+            match (relayed, peer.parse::<PublicKey>()) {
+                (Some(conn), Ok(key)) => {
+                    let _ = shell.with_session(|s| s.send_peer(key, conn, &text));
+                }
+                _ => {
+                    if let Some(link) = shell.links.borrow().get(&peer) {
+                        link.send(text);
+                    }
+                }
             }
         }
         SyncOutput::Persist(facts) => {

@@ -228,6 +228,11 @@ impl PeerLink {
         flush(&mut ch);
     }
 
+    /// Whether the data channel is open.
+    pub fn is_open(&self) -> bool {
+        self.channel.borrow().dc.as_ref().is_some_and(|dc| dc.ready_state() == RtcDataChannelState::Open)
+    }
+
     /// Closes the connection.
     pub fn close(&self) {
         if let Some(dc) = self.channel.borrow().dc.as_ref() {

@@ -124,6 +124,15 @@ pub enum Output {
         /// Opaque payload.
         payload: String,
     },
+    /// A peer sync message carried by the relay (the fallback); feed it to the sync engine.
+    Peer {
+        /// Sender key.
+        from: PublicKey,
+        /// Sender connection.
+        from_conn: u64,
+        /// The `PeerMessage` as JSON.
+        text: String,
+    },
     /// The request `rid` finished.
     Resolve {
         /// The request id returned when the action was started.
@@ -165,6 +174,7 @@ pub struct ClientSession {
     outputs: VecDeque<Output>,
     backoff: Backoff,
     next_ping_at: u64,
+    sync_fallback_bytes_per_second: u32,
 }
 
 impl std::fmt::Debug for ClientSession {
@@ -194,6 +204,7 @@ impl ClientSession {
             outputs: VecDeque::new(),
             backoff: Backoff::default(),
             next_ping_at: u64::MAX,
+            sync_fallback_bytes_per_second: 0,
         }
     }
 
@@ -363,6 +374,11 @@ impl ClientSession {
             ServerFrame::Signal { from, from_conn, payload } if self.phase == Phase::Ready => {
                 self.outputs.push_back(Output::Signal { from, from_conn, payload });
             }
+            ServerFrame::Peer { from, from_conn, msg } if self.phase == Phase::Ready => {
+                if let Ok(text) = serde_json::to_string(&msg) {
+                    self.outputs.push_back(Output::Peer { from, from_conn, text });
+                }
+            }
             _ => {}
         }
     }
@@ -416,6 +432,7 @@ impl ClientSession {
         self.backoff.reset();
         self.next_ping_at = now + PING_EVERY_MS;
         self.privileges = welcome.privileges;
+        self.sync_fallback_bytes_per_second = welcome.limits.sync_fallback_bytes_per_second;
         self.outputs.push_back(Output::Persist(verified));
         for facts in std::mem::take(&mut self.later_present) {
             let rid = self.rid();
@@ -553,6 +570,19 @@ impl ClientSession {
     /// a refusal (e.g. `not_online`) resolves `rid` with an error.
     pub fn signal(&mut self, to: PublicKey, to_conn: Option<u64>, payload: String) -> Result<u64, ActionError> {
         self.request(|rid| ClientFrame::Signal { rid, to, to_conn, payload })
+    }
+
+    /// Sends a peer sync message (`PeerMessage` JSON) to one connection of `to` through the
+    /// relay: the fallback when WebRTC cannot connect. Fire and forget, like `signal`.
+    pub fn send_peer(&mut self, to: PublicKey, to_conn: u64, text: &str) -> Result<u64, ActionError> {
+        let msg = serde_json::from_str::<catalk_proto::PeerMessage>(text)
+            .map_err(|e| ActionError { code: "invalid".into(), message: e.to_string() })?;
+        self.request(|rid| ClientFrame::Peer { rid, to, to_conn, msg })
+    }
+
+    /// Whether the relay carries peer sync messages (its fallback byte rate, 0: off).
+    pub fn sync_fallback_bytes_per_second(&self) -> u32 {
+        self.sync_fallback_bytes_per_second
     }
 
     /// The relay key of the current or last connection.

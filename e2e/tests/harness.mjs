@@ -115,11 +115,12 @@ export class VClient {
   }
 }
 
-export async function launchBrowser() {
+export async function launchBrowser(extraArgs = []) {
   // playwright-core gives every launch a fresh temporary profile.
   return chromium.launch({
     executablePath: CHROMIUM,
     args: [
+      ...extraArgs,
       "--headless",
       "--no-sandbox",
       "--disable-gpu",
@@ -133,8 +134,9 @@ export async function launchBrowser() {
 }
 
 /** A new user: its own browser context (own IndexedDB), page open on the relay. */
-export async function newUser(browser, relay, { viewport = { width: 1280, height: 800 }, hash = "" } = {}) {
+export async function newUser(browser, relay, { viewport = { width: 1280, height: 800 }, hash = "", initScript } = {}) {
   const context = await browser.newContext({ viewport });
+  if (initScript) await context.addInitScript(initScript);
   const page = await context.newPage();
   page.on("console", (msg) => {
     if (msg.type() === "error" || msg.type() === "warning") console.log(`[browser ${msg.type()}] ${msg.text()}`);
