@@ -31,6 +31,10 @@ pub struct Limits {
     pub outbound_queue_frames: usize,
     /// Most presence facts listed in a welcome frame.
     pub max_welcome_presence: usize,
+    /// While this many keys are online, a newcomer's presence is announced only once it
+    /// posts (owners and virtual clients always are): logins cost O(N), not O(N²), frames.
+    #[serde(default = "default_presence_announce_max")]
+    pub presence_announce_max: usize,
     /// Bytes per second one connection may send in `peer` frames (sync messages carried by
     /// the relay when WebRTC cannot connect). 0: the fallback is off (the default).
     #[serde(default)]
@@ -53,7 +57,12 @@ impl Default for Limits {
             max_connections_per_ip: 64,
             outbound_queue_frames: 1024,
             max_welcome_presence: 1000,
+            presence_announce_max: default_presence_announce_max(),
             sync_fallback_bytes_per_second: 0,
         }
     }
+}
+
+fn default_presence_announce_max() -> usize {
+    256
 }

@@ -46,6 +46,9 @@ struct OnlineKey {
     presence: Fact,
     /// `presence` already serialised as a `fact` frame, shared with every joiner.
     presence_frame: Utf8Bytes,
+    /// Whether `presence` went to everyone (it does while few keys are online, for owners
+    /// and virtual clients, and once the key posts); only announced keys announce leaving.
+    announced: bool,
     conns: HashMap<ConnId, DirectSender>,
 }
 
@@ -91,6 +94,17 @@ struct FactFrame<'a> {
 
 fn nonzero(n: u32) -> NonZeroU32 {
     NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
+}
+
+/// `fact` serialised once as a `fact` frame.
+fn fact_frame(fact: &Fact) -> Utf8Bytes {
+    match serde_json::to_string(&FactFrame { t: "fact", fact }) {
+        Ok(text) => Utf8Bytes::from(text),
+        Err(err) => {
+            tracing::error!(%err, "serialising a fact failed");
+            Utf8Bytes::from_static("")
+        }
+    }
 }
 
 impl Hub {
@@ -198,17 +212,16 @@ impl Hub {
     /// Serialises `fact` once as a `fact` frame and hands it to every subscriber;
     /// returns the frame.
     fn publish(&self, fact: &Fact) -> Utf8Bytes {
-        match serde_json::to_string(&FactFrame { t: "fact", fact }) {
-            Ok(text) => {
-                let frame = Utf8Bytes::from(text);
-                // No subscribers is not an error: nobody is online to see it.
-                let _ = self.feed.send(frame.clone());
-                frame
-            }
-            Err(err) => {
-                tracing::error!(%err, "serialising a fact failed");
-                Utf8Bytes::from_static("")
-            }
+        let frame = fact_frame(fact);
+        self.publish_frame(frame.clone());
+        frame
+    }
+
+    /// Hands an already serialised frame to every subscriber.
+    fn publish_frame(&self, frame: Utf8Bytes) {
+        if !frame.is_empty() {
+            // No subscribers is not an error: nobody is online to see it.
+            let _ = self.feed.send(frame);
         }
     }
 
@@ -335,6 +348,7 @@ impl Hub {
         if let Some(entry) = state.online.get_mut(key) {
             entry.presence = fact;
             entry.presence_frame = frame;
+            entry.announced = true;
         }
     }
 
@@ -363,16 +377,23 @@ impl Hub {
         if needs_presence {
             let body = FactBody::Presence { key, name: name.clone(), online: true, privileges };
             let fact = self.sign(&mut state, body);
-            let frame = self.publish(&fact);
+            let was_announced = state.online.get(&key).is_some_and(|e| e.announced);
+            let announce = was_announced
+                || privileges.owner
+                || privileges.virtual_client
+                || state.online.len() < self.limits.presence_announce_max;
+            let frame = if announce { self.publish(&fact) } else { fact_frame(&fact) };
             let entry = state.online.entry(key).or_insert_with(|| OnlineKey {
                 name: name.clone(),
                 presence: fact.clone(),
                 presence_frame: frame.clone(),
+                announced: false,
                 conns: HashMap::new(),
             });
             entry.name = name;
             entry.presence = fact;
             entry.presence_frame = frame;
+            entry.announced = announce;
         }
         if let Some(entry) = state.online.get_mut(&key) {
             entry.conns.insert(conn, direct);
@@ -381,7 +402,7 @@ impl Hub {
         let others = state
             .online
             .iter()
-            .filter(|(k, _)| **k != key)
+            .filter(|(k, entry)| **k != key && entry.announced)
             .map(|(_, entry)| entry.presence_frame.clone())
             .take(self.limits.max_welcome_presence.saturating_sub(1))
             .collect();
@@ -412,7 +433,12 @@ impl Hub {
             return;
         }
         let name = entry.name.clone();
+        let announced = entry.announced;
         state.online.remove(key);
+        if !announced {
+            // Nobody was told it came; nobody is told it left.
+            return;
+        }
         let privileges = self.privileges_locked(&state, key);
         let fact = self.sign(&mut state, FactBody::Presence { key: *key, name, online: false, privileges });
         self.publish(&fact);
@@ -449,6 +475,13 @@ impl Hub {
             epoch: self.epoch.id,
             author_sig: post.sig,
         };
+        // An author nobody was told about is announced first, so readers know its name.
+        if let Some(entry) = state.online.get_mut(author)
+            && !entry.announced
+        {
+            entry.announced = true;
+            self.publish_frame(entry.presence_frame.clone());
+        }
         let fact = self.sign(&mut state, body);
         self.publish(&fact);
         state.drafts.insert(*author, post.draft);
