@@ -21,6 +21,11 @@ pub(crate) struct ChannelState {
     /// its hello. Until it answered the range below our oldest, something older
     /// exists that we lack (even after it left).
     seen_older: BTreeMap<String, FactId>,
+    /// Per peer: its newest message, when it held newer messages than we did
+    /// at its hello. Until we hold as new or it answered the range above our
+    /// newest, something newer exists that we lack (even after it left): an
+    /// older piece of a split range can arrive before the newest one does.
+    seen_newer: BTreeMap<String, FactId>,
     /// The newest `oldest` a complete peer advertised: it holds nothing below,
     /// so our oldest at or below it has nothing below either.
     complete_oldest: Option<FactId>,
@@ -55,6 +60,11 @@ impl ChannelState {
         {
             self.seen_older.insert(peer.to_owned(), theirs);
         }
+        if let Some(theirs) = holdings.newest
+            && self.index.newest().is_none_or(|ours| theirs > ours)
+        {
+            self.seen_newer.insert(peer.to_owned(), theirs);
+        }
     }
 
     /// Records that `peer` has nothing more in `range` (we hold what it sent).
@@ -74,10 +84,21 @@ impl ChannelState {
         self.answered.get(peer).is_some_and(|set| set.covers(range))
     }
 
+    /// Whether some peer has already answered all of `range`.
+    pub fn answered_by_any(&self, range: &Range) -> bool {
+        self.answered.values().any(|set| set.covers(range))
+    }
+
     /// Whether a peer showed older messages than `oldest` and has not yet answered the range below it.
     pub fn older_pending(&self, oldest: FactId) -> bool {
         let below = Range::new(None, Some(oldest));
         self.seen_older.iter().any(|(peer, theirs)| *theirs < oldest && !self.answered(peer, &below))
+    }
+
+    /// Whether a peer showed newer messages than `newest` and has not yet answered the range above it.
+    pub fn newer_pending(&self, newest: FactId) -> bool {
+        let above = Range::new(Some(newest), None);
+        self.seen_newer.iter().any(|(peer, theirs)| *theirs > newest && !self.answered(peer, &above))
     }
 
     /// Whether a complete peer confirmed that nothing lies below `oldest`.
@@ -85,13 +106,17 @@ impl ChannelState {
         self.complete_oldest.is_some_and(|theirs| oldest <= theirs) || self.confirmed_below == Some(oldest)
     }
 
-    /// Forgets older-holdings notes that are resolved (answered, or no longer older).
+    /// Forgets older- and newer-holdings notes that are resolved (answered, or no longer older or newer).
     pub fn prune(&mut self) {
+        let answered = &self.answered;
+        let done = |peer: &str, range: &Range| answered.get(peer).is_some_and(|set| set.covers(range));
+        if let Some(newest) = self.index.newest() {
+            let above = Range::new(Some(newest), None);
+            self.seen_newer.retain(|peer, theirs| *theirs > newest && !done(peer, &above));
+        }
         let Some(oldest) = self.index.oldest() else { return };
         let below = Range::new(None, Some(oldest));
-        let answered = &self.answered;
-        self.seen_older
-            .retain(|peer, theirs| *theirs < oldest && !answered.get(peer).is_some_and(|set| set.covers(&below)));
+        self.seen_older.retain(|peer, theirs| *theirs < oldest && !done(peer, &below));
     }
 
     /// Forgets what a peer that is gone answered and claimed (a liar's claims too).
@@ -100,6 +125,7 @@ impl ChannelState {
         self.complete_peers.remove(peer);
         if claims {
             self.seen_older.remove(peer);
+            self.seen_newer.remove(peer);
         }
     }
 }

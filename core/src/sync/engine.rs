@@ -28,7 +28,8 @@ pub struct SyncStats {
     pub refused_rate_limited: u64,
     /// Answers dropped because a fact was forged, of another channel or out of range.
     pub rejected_answers: u64,
-    /// Requests (and hellos) that timed out.
+    /// Stalls: a peer's request (or hello) that timed out, requests of one
+    /// peer timing out together counted once.
     pub timeouts: u64,
     /// Facts received in valid answers that were new to us.
     pub fetched_facts: u64,
@@ -335,13 +336,13 @@ impl SyncEngine {
         self.forget_if_gone(id);
     }
 
-    /// Closes our side of a link: its request (if any) will be retried elsewhere.
+    /// Closes our side of a link: its requests (if any) will be retried elsewhere.
     pub(super) fn drop_link(&mut self, id: &str) {
         self.linked.remove(id);
         if let Some(peer) = self.peers.get_mut(id) {
             peer.link = Link::Closed;
             peer.useless_since = None;
-            if let Some(rid) = peer.outstanding.take() {
+            for rid in std::mem::take(&mut peer.outstanding) {
                 self.requests.remove(&rid);
             }
         }

@@ -67,7 +67,7 @@ impl SyncEngine {
         let limit = self.config.page_limit.clamp(1, MAX_PAGE_FACTS);
         let now = self.now;
         let Some(p) = self.peers.get_mut(peer) else { return };
-        p.outstanding = Some(rid);
+        p.outstanding.insert(rid);
         p.last_activity = now;
         self.requests.insert(
             rid,
@@ -104,6 +104,11 @@ impl SyncEngine {
         }
         let now = self.now;
         let timeout = self.config.request_timeout_ms;
+        if !facts.is_empty()
+            && let Some(p) = self.peers.get_mut(peer)
+        {
+            p.proven = true;
+        }
         let Some(request) = self.requests.get_mut(&rid) else { return };
         request.received += u32::try_from(facts.len()).unwrap_or(u32::MAX);
         request.oldest = facts.iter().map(|f| f.id).chain(request.oldest).min();
@@ -126,7 +131,7 @@ impl SyncEngine {
             }
             self.requests.remove(&rid);
             if let Some(p) = self.peers.get_mut(peer) {
-                p.outstanding = None;
+                p.outstanding.remove(&rid);
                 p.last_activity = now;
             }
         }
@@ -164,7 +169,7 @@ impl SyncEngine {
             }
         }
         if let Some(p) = self.peers.get_mut(peer) {
-            p.outstanding = None;
+            p.outstanding.remove(&rid);
         }
     }
 
@@ -188,6 +193,7 @@ impl SyncEngine {
         }
         if let Some(p) = self.peers.get_mut(peer) {
             p.penalised_until = until;
+            p.proven = false;
             if p.link != crate::sync::peers::Link::Closed {
                 self.outputs.push_back(SyncOutput::Disconnect { peer: peer.to_owned() });
             }

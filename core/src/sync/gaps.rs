@@ -14,7 +14,9 @@
 //! that showed older messages has not answered for it. A chain start above
 //! another held message of a different run is checked only with a connected
 //! peer whose holdings overlap that range and differ from ours. At the top,
-//! a peer advertising a newer message than ours makes (our newest, end) missing.
+//! a peer advertising a newer message than ours makes (our newest, end)
+//! missing, until we hold as new or it answered that range, even after it
+//! left (an older piece of a range fetched in parallel may arrive first).
 
 use crate::sync::channel::ChannelState;
 use crate::sync::intervals::Range;
@@ -170,6 +172,8 @@ pub(crate) fn survey<'a>(state: &ChannelState, epochs: &BTreeSet<FactId>, offers
     }
     let newest = index.newest();
     let top = Range::new(newest, None);
+    // While we hold nothing the status is unknown, not missing.
+    let newer_pending = newest.is_some_and(|n| state.newer_pending(n));
     let candidates: Vec<&'a str> = offers
         .iter()
         .filter(|o| {
@@ -178,7 +182,7 @@ pub(crate) fn survey<'a>(state: &ChannelState, epochs: &BTreeSet<FactId>, offers
         })
         .map(|o| o.peer)
         .collect();
-    if !candidates.is_empty() {
+    if !candidates.is_empty() || newer_pending {
         push(Want { kind: WantKind::Top, range: top, missing: true, candidates });
     }
     if let Some(floor) = state.floor {
@@ -350,6 +354,25 @@ mod tests {
         // Its set differs, so the restart boundary is worth a check too (after the top).
         assert_eq!(survey.wants[1].range, Range::new(Some(id(14)), Some(id(20))));
         assert_eq!(survey.wants.len(), 2);
+    }
+
+    #[test]
+    fn a_peer_that_showed_newer_messages_keeps_the_top_missing_after_it_left() {
+        let mut s = two_runs();
+        let mut newer = two_runs();
+        for n in 25..30 {
+            put(&mut newer, n, Some(n - 1), RUN2);
+        }
+        s.note_hello("p", &holdings_of(&newer, true));
+        // An older piece arrived (25), the newest did not, and `p` is gone.
+        put(&mut s, 25, Some(24), RUN2);
+        s.forget_peer("p", false);
+        let left = survey(&s, &BTreeSet::new(), &[]);
+        assert_eq!(left.missing(), vec![Range::new(Some(id(25)), None)]);
+        assert!(left.wants[0].candidates.is_empty());
+        put(&mut s, 29, Some(28), RUN2);
+        s.prune();
+        assert!(survey(&s, &BTreeSet::new(), &[]).missing().iter().all(|r| r.before.is_some()));
     }
 
     #[test]

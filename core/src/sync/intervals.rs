@@ -1,6 +1,8 @@
 //! Open id ranges `after < id < before` (`None` = unbounded) and merged sets
 //! of them: what a peer has fully answered, so it is not asked again for
-//! something it does not have.
+//! something it does not have. Ids are 128-bit integers, so ranges are exact:
+//! `(x, x + 1)` holds no id, and a range can be cut into pieces that share no
+//! id and leave none out.
 
 use catalk_proto::FactId;
 
@@ -24,9 +26,59 @@ impl Range {
         self.after.is_none_or(|a| a < id) && self.before.is_none_or(|b| id < b)
     }
 
+    /// Whether no id lies inside.
+    pub fn is_empty(&self) -> bool {
+        !below(self.after, self.before)
+    }
+
     /// Whether the two ranges share an id.
     pub fn overlaps(&self, other: &Range) -> bool {
-        below(self.after, other.before) && below(other.after, self.before)
+        !self.intersection(other).is_empty()
+    }
+
+    /// The ids in both ranges.
+    pub fn intersection(&self, other: &Range) -> Range {
+        let after = self.after.max(other.after);
+        let before = match (self.before, other.before) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Range::new(after, before)
+    }
+
+    /// The ids of `self` not in `other`: none, one or two ranges, in order.
+    pub fn minus(&self, other: &Range) -> Vec<Range> {
+        if !self.overlaps(other) {
+            return vec![*self];
+        }
+        let mut parts = Vec::with_capacity(2);
+        // Ids up to and including `other.after`, and from `other.before` on.
+        if let Some(after) = other.after {
+            parts.push(self.intersection(&Range::new(None, Some(next(after)))));
+        }
+        if let Some(before) = other.before {
+            parts.push(self.intersection(&Range::new(Some(previous(before)), None)));
+        }
+        parts.retain(|part| !part.is_empty());
+        parts
+    }
+
+    /// Cuts the range at each of `cuts` (ascending): a piece ends below a cut
+    /// and the next starts at it, so the pieces share no id and together hold
+    /// every id of the range. Cuts that would leave an empty piece are skipped.
+    pub fn split(&self, cuts: &[FactId]) -> Vec<Range> {
+        let mut pieces = Vec::with_capacity(cuts.len() + 1);
+        let mut rest = *self;
+        for &cut in cuts {
+            let lower = Range::new(rest.after, Some(cut));
+            let upper = Range::new(Some(previous(cut)), rest.before);
+            if !lower.is_empty() && !upper.is_empty() {
+                pieces.push(lower);
+                rest = upper;
+            }
+        }
+        pieces.push(rest);
+        pieces
     }
 
     /// Whether every id of `other` lies in `self`.
@@ -35,11 +87,32 @@ impl Range {
     }
 }
 
-/// `lower < upper` where `None` is −∞ for `lower` and +∞ for `upper`.
+fn as_int(id: FactId) -> u128 {
+    u128::from_be_bytes(id.to_bytes())
+}
+
+fn from_int(n: u128) -> FactId {
+    FactId::from_bytes(n.to_be_bytes())
+}
+
+/// The id right after `id` (saturating).
+fn next(id: FactId) -> FactId {
+    from_int(as_int(id).saturating_add(1))
+}
+
+/// The id right before `id` (saturating).
+fn previous(id: FactId) -> FactId {
+    from_int(as_int(id).saturating_sub(1))
+}
+
+/// Whether an id lies strictly between `lower` and `upper`, where `None` is
+/// −∞ for `lower` and +∞ for `upper`.
 fn below(lower: Option<FactId>, upper: Option<FactId>) -> bool {
     match (lower, upper) {
-        (Some(l), Some(u)) => l < u,
-        _ => true,
+        (Some(l), Some(u)) => as_int(l).saturating_add(1) < as_int(u),
+        (Some(l), None) => as_int(l) < u128::MAX,
+        (None, Some(u)) => as_int(u) > 0,
+        (None, None) => true,
     }
 }
 
@@ -119,9 +192,47 @@ mod tests {
     }
 
     #[test]
+    fn a_range_minus_another_keeps_exactly_the_ids_outside_it() {
+        let whole = Range::new(id(10), id(50));
+        let middle = Range::new(id(20), id(30));
+        let parts = whole.minus(&middle);
+        assert_eq!(parts.len(), 2);
+        for n in 11..50 {
+            let at = FactId::from_parts(n, 0);
+            let inside = parts.iter().filter(|p| p.contains(at)).count();
+            assert_eq!(inside, usize::from(!middle.contains(at)), "{n}");
+        }
+        assert_eq!(whole.minus(&Range::new(None, None)), vec![]);
+        assert_eq!(whole.minus(&Range::new(id(60), None)), vec![whole]);
+        assert_eq!(Range::new(None, None).minus(&Range::new(id(20), None)).len(), 1);
+    }
+
+    #[test]
+    fn split_pieces_share_no_id_and_leave_none_out() {
+        let whole = Range::new(None, id(100));
+        let cuts = [FactId::from_parts(20, 0), FactId::from_parts(20, 0), FactId::from_parts(60, 0)];
+        let pieces = whole.split(&cuts);
+        assert_eq!(pieces.len(), 3, "a repeated cut is skipped");
+        for window in pieces.windows(2) {
+            assert!(!window[0].overlaps(&window[1]));
+            assert_eq!(window[1].after.map(next), window[0].before, "a piece starts at the previous one's cut");
+        }
+        // The cut id itself and its neighbours each lie in exactly one piece.
+        for at in [previous(cuts[0]), cuts[0], next(cuts[0]), FactId::from_parts(99, u128::from(u64::MAX))] {
+            assert_eq!(pieces.iter().filter(|p| p.contains(at)).count(), 1, "{at}");
+        }
+        assert!(!pieces.iter().any(|p| p.contains(FactId::from_parts(100, 0))));
+        let mut set = Intervals::default();
+        pieces.iter().for_each(|p| set.insert(*p));
+        assert!(set.covers(&whole));
+    }
+
+    #[test]
     fn empty_ranges_are_ignored() {
         let mut set = Intervals::default();
         set.insert(Range::new(id(5), id(5)));
+        set.insert(Range::new(id(5), Some(next(FactId::from_parts(5, 0)))));
         assert_eq!(set, Intervals::default());
+        assert!(Range::new(id(5), Some(next(FactId::from_parts(5, 0)))).is_empty());
     }
 }

@@ -60,8 +60,10 @@
 //! long as a peer that showed older messages has not answered for them. A
 //! chain start above a message of another run is checked with any connected
 //! peer whose holdings overlap that range and differ from ours; with no such
-//! peer it is trusted (relay restarts are not gaps). A connected peer
-//! advertising a newer message than our newest makes the top missing.
+//! peer it is trusted (relay restarts are not gaps). A peer advertising a
+//! newer message than our newest makes the top missing until we hold as new
+//! or it answered the range above our newest (even after it left: the older
+//! pieces of a range fetched in parallel may arrive before the newest).
 //!
 //! # Status
 //!
@@ -79,19 +81,27 @@
 //!
 //! On `Connected` both sides send `hello` with their holdings per channel
 //! (count, oldest, newest, fingerprint, complete). Peers holding the same set
-//! have equal fingerprints and exchange nothing more. Each wanted range is
-//! asked of one idle peer whose holdings cover it (browsers first, virtual
-//! clients only when no connected browser can serve it), one request per peer
-//! at a time, `page_limit` facts newest first. Every fact of an answer must
+//! have equal fingerprints and exchange nothing more. A wanted range is asked
+//! of peers whose holdings cover it (browsers first, virtual clients only when
+//! no connected browser can serve it), `page_limit` facts newest first, with
+//! up to `max_requests_per_peer` requests in flight per peer (one until the
+//! peer has answered one with valid facts). Backfill is latency-bound, so a
+//! range that needs several pages (by the peers' advertised count over their
+//! `oldest..newest`) is cut by timestamp into disjoint pieces, as many as
+//! there are free request slots, fetched in parallel; a piece answered with
+//! `more` leaves its rest (below its oldest fact received) wanted, and that
+//! is cut again over the slots then free. Requests of one channel never
+//! overlap. Every fact of an answer must
 //! be a message of the asked channel inside the asked range and verify
 //! (batch verification); otherwise the whole answer is dropped, the peer is
 //! penalised for `penalty_ms` and disconnected, and the range is asked
 //! elsewhere. Valid facts are indexed at once and emitted as `Persist`. A
 //! peer that answered a range in full is not asked for it again (it lacks
 //! what is still missing there; withholding is not punished, but the range
-//! stays missing and goes to the next peer that may hold it). A request unanswered for
-//! `request_timeout_ms` penalises the peer as stalled; a peer leaving
-//! mid-transfer just frees the range for another. When a channel becomes
+//! stays missing and goes to the next peer that may hold it). A request
+//! unanswered for `request_timeout_ms` (each has its own deadline) penalises
+//! the peer as stalled and frees all its requests; a peer leaving
+//! mid-transfer just frees its ranges for others. When a channel becomes
 //! complete the engine says hello again to its open peers, so peers still
 //! filling learn that it can now serve them.
 //!

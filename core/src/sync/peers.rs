@@ -1,9 +1,9 @@
 //! What the engine knows about each peer: presence, the data channel, its
-//! advertised holdings, penalties, the request in flight and its serving budget.
+//! advertised holdings, penalties, our requests in flight and its serving budget.
 
 use crate::sync::bucket::Bucket;
 use catalk_proto::{ChannelHoldings, ChannelName, PeerKind};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The state of the data channel to a peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,8 +33,11 @@ pub(crate) struct Peer {
     pub online: bool,
     /// The data channel.
     pub link: Link,
-    /// Our request in flight to it.
-    pub outstanding: Option<u64>,
+    /// Our requests in flight to it (at most `max_requests_per_peer`).
+    pub outstanding: BTreeSet<u64>,
+    /// Whether it answered a request of ours with valid facts. Until then it
+    /// gets one request at a time, so a liar costs one page, not a pipeline.
+    pub proven: bool,
     /// Not asked (nor connected to) before this time: it lied or stalled.
     pub penalised_until: u64,
     /// Not asked before this time: it refused for its rate limit.
@@ -58,7 +61,8 @@ impl Peer {
             kind,
             online: true,
             link: Link::Closed,
-            outstanding: None,
+            outstanding: BTreeSet::new(),
+            proven: false,
             penalised_until: 0,
             cooldown_until: 0,
             tried_until: 0,
@@ -87,9 +91,19 @@ impl Peer {
         now < self.penalised_until
     }
 
-    /// Whether a request can be sent to it now.
-    pub fn idle(&self, now: u64) -> bool {
-        self.hello().is_some() && self.outstanding.is_none() && !self.penalised(now) && now >= self.cooldown_until
+    /// Whether any request of ours is in flight to it.
+    pub fn busy(&self) -> bool {
+        !self.outstanding.is_empty()
+    }
+
+    /// How many more requests can be sent to it now, with at most `max` in
+    /// flight once it is proven (one before).
+    pub fn free_slots(&self, now: u64, max: usize) -> usize {
+        if self.hello().is_none() || self.penalised(now) || now < self.cooldown_until {
+            return 0;
+        }
+        let max = if self.proven { max.max(1) } else { 1 };
+        max.saturating_sub(self.outstanding.len())
     }
 
     /// Whether the peer may be connected to now.
@@ -125,11 +139,16 @@ mod tests {
     }
 
     #[test]
-    fn a_penalised_peer_is_neither_asked_nor_connected() {
+    fn a_penalised_peer_is_neither_asked_nor_connected_and_a_proven_one_gets_a_pipeline() {
         let mut peer = Peer::new(PeerKind::Browser, Bucket::new(10, 10, 0));
         peer.penalised_until = 100;
         assert!(!peer.connectable(50) && peer.connectable(100));
         peer.link = Link::Open { since: 0, hello: Some(BTreeMap::new()) };
-        assert!(!peer.idle(50) && peer.idle(100));
+        assert_eq!((peer.free_slots(50, 4), peer.free_slots(100, 4)), (0, 1), "one request until proven");
+        peer.proven = true;
+        assert_eq!(peer.free_slots(100, 4), 4);
+        peer.outstanding.extend([1, 2, 3]);
+        assert_eq!(peer.free_slots(100, 4), 1);
+        assert_eq!(peer.free_slots(100, 2), 0);
     }
 }

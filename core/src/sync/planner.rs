@@ -1,11 +1,22 @@
 //! Planning, after every input: which wanted range to ask of which peer,
 //! whether more peers are needed and which to connect, which to let go.
 //!
-//! - A wanted range goes to an idle candidate (one request per peer at a
-//!   time), browsers before virtual clients (a virtual client is asked only
-//!   when no connected browser could serve the range), complete peers first,
-//!   then by a salted rank that spreads load. A range overlapping a request
-//!   in flight waits for it.
+//! - The parts of a wanted range that no request in flight covers are asked
+//!   of candidates with a free request slot (up to `max_requests_per_peer` in
+//!   flight per peer once it answered one with valid facts, one before),
+//!   browsers before virtual clients (a virtual client is asked only when no
+//!   connected browser could serve the range). A part
+//!   that needs several pages (estimated from the candidates' advertised
+//!   count over their `oldest..newest` span) is cut by timestamp into
+//!   disjoint pieces, as many as it needs pages and as there are free slots;
+//!   each piece is fetched newest first and, when answered with `more`, its
+//!   rest is a free part again at the next round. Each piece goes to the
+//!   candidate with the fewest requests, complete peers first, then by a
+//!   salted rank that spreads load. Requests of one channel never overlap.
+//!   A free part that some peer already answered in full while requests for
+//!   the same range are in flight is left until they are done (their chains
+//!   most likely close it), so the seams between pieces are not asked of
+//!   every other peer.
 //! - Peers are needed for a channel whose status would be unknown, or that
 //!   misses a range no connected peer can serve. Then online peers are
 //!   connected, up to `max_peers` working connections (connecting, awaiting
@@ -15,17 +26,18 @@
 //!   need has lasted [`VIRTUAL_SETTLE_MS`], so presence can arrive).
 //! - Connections useless for anything missing and idle for [`IDLE_CLOSE_MS`] close.
 
+use crate::sync::channel::ChannelState;
 use crate::sync::config::{
     FILLING_GRACE_MS, FRUITLESS_HELLOS_PER_MAX_PEER, IDLE_CLOSE_MS, USELESS_GRACE_MS, VIRTUAL_PATIENCE_MS,
     VIRTUAL_SETTLE_MS,
 };
 use crate::sync::engine::SyncEngine;
-use crate::sync::gaps::survey;
+use crate::sync::gaps::{Offer, Want, survey};
 use crate::sync::intervals::Range;
 use crate::sync::output::SyncOutput;
 use crate::sync::peers::{Link, Peer, rank};
-use catalk_proto::{ChannelName, PeerKind};
-use std::collections::BTreeSet;
+use catalk_proto::{ChannelHoldings, ChannelName, FactId, MAX_PAGE_FACTS, PeerKind};
+use std::collections::{BTreeMap, BTreeSet};
 
 impl SyncEngine {
     /// How many hellos with nothing for a channel stop the search for peers for it.
@@ -41,22 +53,21 @@ impl SyncEngine {
         let mut needy: Vec<ChannelName> = Vec::new();
         let mut satisfied: Vec<ChannelName> = Vec::new();
         {
-            let mut taken: BTreeSet<&str> = BTreeSet::new();
+            // Requests given to each peer this round.
+            let mut taken: BTreeMap<&str, usize> = BTreeMap::new();
             for (name, state) in &self.channels {
                 let offers = self.offers(name);
                 let survey = survey(state, &self.epochs, &offers);
-                let mut chosen: Vec<Range> = Vec::new();
+                let mut busy: Vec<Range> =
+                    self.requests.values().filter(|r| &r.channel == name).map(|r| r.range).collect();
                 for want in &survey.wants {
                     useful.extend(want.candidates.iter().map(|c| (*c).to_owned()));
-                    let busy = self.requests.values().any(|r| &r.channel == name && r.range.overlaps(&want.range))
-                        || chosen.iter().any(|r| r.overlaps(&want.range));
-                    if !can_fetch || busy {
+                    if !can_fetch {
                         continue;
                     }
-                    if let Some(peer) = self.pick(name, &want.candidates, &taken) {
-                        taken.insert(peer);
-                        chosen.push(want.range);
-                        pages.push((peer.to_owned(), name.clone(), want.range));
+                    for (peer, range) in self.assign(name, state, want, &offers, &busy, &mut taken) {
+                        busy.push(range);
+                        pages.push((peer.to_owned(), name.clone(), range));
                     }
                 }
                 let unknown = state.index.count() == 0 && survey.wants.is_empty();
@@ -85,20 +96,80 @@ impl SyncEngine {
         self.close_idle();
     }
 
-    /// The best idle candidate for a range of `channel`, not yet `taken` this round.
-    fn pick<'a>(&self, channel: &ChannelName, candidates: &[&'a str], taken: &BTreeSet<&str>) -> Option<&'a str> {
-        let salt = self.salt.unwrap_or(0);
+    /// Pages for the parts of `want` that no request in `busy` covers, as
+    /// (peer, range): see the module docs.
+    fn assign<'a>(
+        &self,
+        channel: &ChannelName,
+        state: &ChannelState,
+        want: &Want<'a>,
+        offers: &[Offer<'_>],
+        busy: &[Range],
+        taken: &mut BTreeMap<&'a str, usize>,
+    ) -> Vec<(&'a str, Range)> {
+        let mut free = vec![want.range];
+        for range in busy {
+            free = free.into_iter().flat_map(|part| part.minus(range)).collect();
+        }
+        let in_flight = free != [want.range];
+        let page = self.config.page_limit.clamp(1, MAX_PAGE_FACTS);
+        let mut pages = Vec::new();
+        for part in free {
+            if in_flight && state.answered_by_any(&part) {
+                continue;
+            }
+            let candidates: Vec<&'a str> =
+                want.candidates.iter().copied().filter(|c| !state.answered(c, &part)).collect();
+            let slots: usize = self.eligible(&candidates, taken).iter().map(|(_, _, free)| free).sum();
+            if slots == 0 {
+                continue;
+            }
+            let holdings: Vec<&ChannelHoldings> =
+                offers.iter().filter(|o| candidates.contains(&o.peer)).map(|o| o.holdings).collect();
+            // Newest first, like the pages within each piece.
+            for piece in part.split(&cuts(&part, &holdings, slots, page)).into_iter().rev() {
+                let Some(peer) = self.pick(channel, &candidates, taken) else { break };
+                *taken.entry(peer).or_default() += 1;
+                pages.push((peer, piece));
+            }
+        }
+        pages
+    }
+
+    /// The candidates that may be asked now (browsers only, if any candidate
+    /// is one), with their requests in flight or given this round and their free slots.
+    fn eligible<'a>(&self, candidates: &[&'a str], taken: &BTreeMap<&'a str, usize>) -> Vec<(&'a str, usize, usize)> {
+        let max = self.config.max_requests_per_peer;
         let peers: Vec<(&'a str, &Peer)> =
             candidates.iter().filter_map(|id| self.peers.get(*id).map(|p| (*id, p))).collect();
         let browsers = peers.iter().any(|(_, p)| p.kind == PeerKind::Browser);
         peers
             .into_iter()
-            .filter(|(id, p)| (!browsers || p.kind == PeerKind::Browser) && p.idle(self.now) && !taken.contains(id))
-            .min_by_key(|(id, p)| {
-                let complete = p.hello().and_then(|h| h.get(channel)).is_some_and(|h| h.complete);
-                (!complete, rank(salt, id))
+            .filter(|(_, p)| !browsers || p.kind == PeerKind::Browser)
+            .filter_map(|(id, p)| {
+                let given = taken.get(id).copied().unwrap_or(0);
+                let free = p.free_slots(self.now, max).saturating_sub(given);
+                (free > 0).then_some((id, p.outstanding.len() + given, free))
             })
-            .map(|(id, _)| id)
+            .collect()
+    }
+
+    /// The candidate for the next request of `channel`: a free slot, the
+    /// fewest requests, complete peers first, then by salted rank.
+    fn pick<'a>(
+        &self,
+        channel: &ChannelName,
+        candidates: &[&'a str],
+        taken: &BTreeMap<&'a str, usize>,
+    ) -> Option<&'a str> {
+        let salt = self.salt.unwrap_or(0);
+        self.eligible(candidates, taken)
+            .into_iter()
+            .min_by_key(|(id, load, _)| {
+                let complete = self.peers.get(*id).and_then(|p| p.hello()?.get(channel)).is_some_and(|h| h.complete);
+                (*load, !complete, rank(salt, id))
+            })
+            .map(|(id, _, _)| id)
     }
 
     /// Counts each new hello that offers nothing against the channels needing peers.
@@ -132,7 +203,7 @@ impl SyncEngine {
         let now = self.now;
         for id in &self.linked {
             let Some(peer) = self.peers.get_mut(id) else { continue };
-            if peer.hello().is_none() || useful.contains(id) || peer.outstanding.is_some() {
+            if peer.hello().is_none() || useful.contains(id) || peer.busy() {
                 peer.useless_since = None;
             } else {
                 peer.useless_since.get_or_insert(now);
@@ -193,7 +264,7 @@ impl SyncEngine {
                 let since = p.useless_since?;
                 let grace = if p.filling() { FILLING_GRACE_MS } else { USELESS_GRACE_MS };
                 let idle_since = since.max(p.last_activity);
-                (p.outstanding.is_none() && now >= idle_since + grace).then_some((since, id.clone()))
+                (!p.busy() && now >= idle_since + grace).then_some((since, id.clone()))
             })
             .min();
         let Some((_, id)) = victim else { return false };
@@ -210,9 +281,7 @@ impl SyncEngine {
         let now = self.now;
         let idle: Vec<String> = self
             .linked_peers()
-            .filter(|(_, p)| {
-                p.useless_since.is_some() && p.outstanding.is_none() && now >= p.last_activity + IDLE_CLOSE_MS
-            })
+            .filter(|(_, p)| p.useless_since.is_some() && !p.busy() && now >= p.last_activity + IDLE_CLOSE_MS)
             .map(|(id, _)| id.clone())
             .collect();
         for id in idle {
@@ -222,12 +291,42 @@ impl SyncEngine {
     }
 }
 
+/// Where to cut `range` into pieces fetched in parallel: evenly by timestamp
+/// over the part of it the candidates hold, into as many pieces as it needs
+/// pages (if their holdings are spread evenly over `oldest..newest`), at most
+/// `slots`. Each cut is the first id of its millisecond.
+fn cuts(range: &Range, holdings: &[&ChannelHoldings], slots: usize, page: u32) -> Vec<FactId> {
+    let mut span: Option<(u64, u64)> = None;
+    let mut estimate = 0u64;
+    for h in holdings {
+        let (Some(oldest), Some(newest)) = (h.oldest, h.newest) else { continue };
+        let (first, last) = (oldest.timestamp_ms(), newest.timestamp_ms());
+        let lo = range.after.map_or(first, |a| a.timestamp_ms().max(first));
+        let hi = range.before.map_or(last, |b| b.timestamp_ms().min(last));
+        if lo > hi {
+            continue;
+        }
+        let share = u128::from(hi - lo + 1);
+        let held = u128::from(h.count) * share / u128::from(last - first + 1);
+        estimate = estimate.max(u64::try_from(held).unwrap_or(u64::MAX));
+        span = Some(span.map_or((lo, hi), |(l, h)| (l.min(lo), h.max(hi))));
+    }
+    let Some((lo, hi)) = span else { return Vec::new() };
+    let pieces = estimate.div_ceil(u64::from(page)).clamp(1, u64::try_from(slots).unwrap_or(u64::MAX));
+    (1..pieces)
+        .map(|i| {
+            let offset = u128::from(hi - lo) * u128::from(i) / u128::from(pieces);
+            FactId::from_parts(lo + u64::try_from(offset).unwrap_or(0), 0)
+        })
+        .collect()
+}
+
 /// Whether a connection counts against `max_peers`: connecting, awaiting its
 /// hello, busy with our request, or useful.
 fn working(peer: &Peer) -> bool {
     match &peer.link {
         Link::Closed => false,
         Link::Connecting { .. } => true,
-        Link::Open { hello, .. } => hello.is_none() || peer.outstanding.is_some() || peer.useless_since.is_none(),
+        Link::Open { hello, .. } => hello.is_none() || peer.busy() || peer.useless_since.is_none(),
     }
 }

@@ -328,11 +328,12 @@ fn forged_facts_drop_the_answer_penalise_the_liar_and_fill_from_an_honest_peer()
     assert!(net.disconnects("liar"), "the liar is dropped");
     assert_eq!(net.node("late").persisted.len(), 0);
     assert_eq!(net.node("late").engine.stats().rejected_answers, 1);
+    let asked = net.pages_to("liar");
     net.sees("late", "liar");
     net.sees("late", "honest");
     assert!(net.holds_all("late", &h));
     assert_eq!(forged_persisted(&net, &h), 0);
-    assert_eq!(net.pages_to("liar"), 1, "a penalised peer is not asked again");
+    assert_eq!(net.pages_to("liar"), asked, "a penalised peer is not asked again");
     assert_eq!(net.status("late"), HistoryStatus::Complete);
 }
 
@@ -411,10 +412,11 @@ fn a_peer_leaving_mid_transfer_is_replaced_and_the_range_completes() {
     net.add("a", PeerKind::Browser, h.all(), config());
     net.add("b", PeerKind::Browser, h.all(), config());
     net.add("late", PeerKind::Browser, h.preamble(), config());
-    // `a` gets its hello and one page out, then nothing more.
+    // `a` gets its hello and one answer out, then nothing more.
     net.budget.insert("a".into(), 2);
     net.link("late", "a");
-    assert_eq!(net.node("late").persisted.len(), 100);
+    let got = net.node("late").persisted.len();
+    assert!(got > 0 && got < h.messages.len(), "{got}");
     assert!(matches!(net.status("late"), HistoryStatus::Filling { .. }));
     net.leave("a");
     net.sees("late", "b");
@@ -432,14 +434,16 @@ fn a_stalled_peer_times_out_is_penalised_and_the_range_is_retried_elsewhere() {
     net.add("late", PeerKind::Browser, h.preamble(), config());
     net.link("late", "slow");
     assert!(matches!(net.status("late"), HistoryStatus::Filling { .. }));
+    let asked = net.pages_to("slow");
+    assert_eq!(asked, 1, "a peer that never answered gets one request at a time");
     net.add("honest", PeerKind::Browser, h.all(), config());
     net.sees("late", "honest");
-    // Busy with the stalled request? No: `honest` was connected and asked for the
-    // same range only once `slow` timed out.
+    // Busy with the stalled requests? No: `honest` was connected and asked for the
+    // same ranges only once `slow` timed out (its requests together count as one stall).
     net.advance(config().request_timeout_ms + 1);
     assert!(net.holds_all("late", &h));
     assert_eq!(net.node("late").engine.stats().timeouts, 1);
-    assert_eq!(net.pages_to("slow"), 1);
+    assert_eq!(net.pages_to("slow"), asked);
     assert!(net.disconnects("slow"));
 }
 
@@ -454,8 +458,9 @@ fn serving_is_rate_limited_per_peer() {
     let refused = |net: &Net| {
         net.sent.iter().filter(|(f, _, m)| f == "server" && matches!(m, PeerMessage::Refused { .. })).count()
     };
-    assert_eq!(refused(&net), 1, "two pages of 100 fit the burst, the third is refused");
-    assert_eq!(net.node("server").engine.stats().refused_rate_limited, 1);
+    // One page, then (the server proven) four at once: one more fits the burst of 200.
+    assert_eq!(refused(&net), 3);
+    assert_eq!(net.node("server").engine.stats().refused_rate_limited, 3);
     net.advance(1_000);
     assert!(net.node("greedy").persisted.len() >= 300);
     assert!(net.node("server").engine.served_bytes() > 0);
@@ -554,4 +559,136 @@ fn idle_connections_close_once_nothing_is_missing() {
     assert!(!net.disconnects("late"));
     net.advance(config::IDLE_CLOSE_MS + 1);
     assert!(net.disconnects("late"));
+}
+
+/// The `page` requests `from` sent `to`, in order, as (rid, range).
+fn pages(net: &Net, from: &str, to: &str) -> Vec<(u64, Option<FactId>, Option<FactId>)> {
+    net.sent
+        .iter()
+        .filter_map(|(f, t, m)| match m {
+            PeerMessage::Page { rid, after, before, .. } if f == from && t == to => Some((*rid, *after, *before)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn int(id: FactId) -> u128 {
+    u128::from_be_bytes(id.to_bytes())
+}
+
+#[test]
+fn a_wide_gap_is_asked_of_one_peer_in_disjoint_pieces_at_once() {
+    let h = History::new("general", 1_000, None);
+    let mut net = Net::default();
+    net.add("seed", PeerKind::Browser, h.all(), config());
+    net.add("late", PeerKind::Browser, h.preamble(), config());
+    net.link("late", "seed");
+    // One page to a peer that has not answered yet; its answer (the newest 100
+    // facts, `more`) proves it, and the rest is asked in pieces at once.
+    let asked = pages(&net, "late", "seed");
+    assert_eq!((asked[0].1, asked[0].2), (None, None));
+    let first_rid = asked[0].0;
+    let second_answer = net
+        .sent
+        .iter()
+        .position(|(f, _, m)| f == "seed" && matches!(m, PeerMessage::Facts { rid, .. } if *rid != first_rid))
+        .expect("a second answer");
+    let in_flight: Vec<(Option<FactId>, Option<FactId>)> = net.sent[..second_answer]
+        .iter()
+        .filter_map(|(f, _, m)| match m {
+            PeerMessage::Page { rid, after, before, .. } if f == "late" && *rid != first_rid => Some((*after, *before)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(in_flight.len(), config().max_requests_per_peer, "{in_flight:?}");
+    // Newest first; together they cover everything below the first answer exactly once.
+    let below = h.messages[900].id;
+    let mut pieces = in_flight.clone();
+    pieces.reverse();
+    assert_eq!((pieces[0].0, pieces[pieces.len() - 1].1), (None, Some(below)));
+    for pair in pieces.windows(2) {
+        let (lower_before, upper_after) = (pair[0].1.expect("bounded"), pair[1].0.expect("bounded"));
+        assert_eq!(int(upper_after) + 1, int(lower_before), "adjacent, no id shared or left out");
+    }
+    for message in &h.messages[..900] {
+        let holders =
+            pieces.iter().filter(|(a, b)| a.is_none_or(|a| a < message.id) && b.is_none_or(|b| message.id < b)).count();
+        assert_eq!(holders, 1);
+    }
+    assert!(net.holds_all("late", &h));
+    assert_eq!(net.status("late"), HistoryStatus::Complete);
+    assert_eq!(forged_persisted(&net, &h), 0);
+    // Ten full pages, and at most one short page per piece.
+    let asked = pages(&net, "late", "seed").len();
+    assert!((10..=10 + pieces.len()).contains(&asked), "{asked}");
+}
+
+#[test]
+fn with_one_request_per_peer_a_gap_is_asked_page_by_page() {
+    let h = History::new("general", 1_000, None);
+    let serial = SyncConfig { max_requests_per_peer: 1, ..config() };
+    let mut net = Net::default();
+    net.add("seed", PeerKind::Browser, h.all(), config());
+    net.add("late", PeerKind::Browser, h.preamble(), serial);
+    net.link("late", "seed");
+    assert!(net.holds_all("late", &h));
+    let asked = pages(&net, "late", "seed");
+    assert_eq!(asked.len(), 10);
+    // Each page continues below the oldest fact of the one before.
+    assert_eq!(asked[0].2, None);
+    let befores: Vec<FactId> = asked[1..].iter().map(|p| p.2.expect("continues below a fact")).collect();
+    assert!(befores.windows(2).all(|w| w[1] < w[0]));
+}
+
+#[test]
+fn the_rest_of_an_answered_piece_is_spread_over_free_slots_and_requests_never_overlap() {
+    let h = History::new("general", 2_000, Some(900));
+    let mut net = Net::default();
+    net.add("a", PeerKind::Browser, h.all(), config());
+    net.add("b", PeerKind::Browser, h.all(), config());
+    net.add("late", PeerKind::Browser, h.preamble(), config());
+    // Answers are held back (only hellos get through), so requests stay in flight.
+    net.budget.insert("a".into(), 1);
+    net.budget.insert("b".into(), 1);
+    net.link("late", "a");
+    net.link("late", "b");
+    let first = pages(&net, "late", "a");
+    assert_eq!(first.len(), 1, "one page until `a` answered one");
+    assert!(pages(&net, "late", "b").is_empty(), "everything is in flight already");
+    // `a` answers its newest piece with its newest 100 facts, and `more`.
+    let (rid, after, before) = first[0];
+    let facts: Vec<Fact> = h
+        .messages
+        .iter()
+        .rev()
+        .filter(|m| after.is_none_or(|a| a < m.id) && before.is_none_or(|b| m.id < b))
+        .take(100)
+        .cloned()
+        .collect();
+    let text = serde_json::to_string(&PeerMessage::Facts { rid, facts, more: true }).unwrap_or_default();
+    net.input("late", SyncInput::Received { peer: "a".into(), text });
+    assert_eq!(net.node("late").persisted.len(), 100);
+    // The rest went out in pieces: a pipeline to `a`, now proven, and one to `b`.
+    let to_a: Vec<_> = pages(&net, "late", "a").into_iter().filter(|p| p.0 != rid).collect();
+    let to_b = pages(&net, "late", "b");
+    assert_eq!((to_a.len(), to_b.len()), (config().max_requests_per_peer, 1));
+    let in_flight: Vec<(u64, Option<FactId>, Option<FactId>)> = to_a.into_iter().chain(to_b).collect();
+    let shares = |x: &(u64, Option<FactId>, Option<FactId>), y: &(u64, Option<FactId>, Option<FactId>)| {
+        let lowest = x.1.max(y.1).map_or(0, |a| int(a) + 1);
+        [x.2, y.2].iter().flatten().all(|b| lowest < int(*b))
+    };
+    for (n, x) in in_flight.iter().enumerate() {
+        for y in &in_flight[n + 1..] {
+            assert!(!shares(x, y), "{x:?} {y:?}");
+        }
+    }
+    // Everything not yet held is asked for exactly once.
+    let held = net.node("late").store.clone();
+    for message in h.messages.iter().filter(|m| !held.contains_key(&m.id)) {
+        let askers = in_flight
+            .iter()
+            .filter(|(_, a, b)| a.is_none_or(|a| a < message.id) && b.is_none_or(|b| message.id < b))
+            .count();
+        assert_eq!(askers, 1, "{}", message.id);
+    }
 }

@@ -12,7 +12,9 @@ impl SyncEngine {
     /// Acts on every deadline that has passed; `true` when any had.
     pub(super) fn expire(&mut self) -> bool {
         let now = self.now;
-        let stalled: Vec<String> =
+        // Each request has its own deadline; a peer whose requests time out
+        // together stalled once.
+        let stalled: std::collections::BTreeSet<String> =
             self.requests.values().filter(|r| r.deadline <= now).map(|r| r.peer.clone()).collect();
         self.requests.retain(|_, r| r.deadline > now);
         let mut silent = Vec::new();
@@ -76,7 +78,7 @@ impl SyncEngine {
                 Link::Open { since, hello: None } => at(since + self.config.request_timeout_ms),
                 Link::Open { .. } => {
                     if let Some(useless) = peer.useless_since
-                        && peer.outstanding.is_none()
+                        && !peer.busy()
                     {
                         at(peer.last_activity + IDLE_CLOSE_MS);
                         if needing {
