@@ -210,10 +210,8 @@ impl HistoryStore for IdbStore {
         let store = tx.object_store(FACTS).map_err(backend)?;
         // One fact per id (a batch may repeat one), presence never.
         let mut seen = std::collections::BTreeSet::new();
-        let candidates: Vec<&Fact> = facts
-            .iter()
-            .filter(|f| !matches!(f.body, FactBody::Presence { .. }) && seen.insert(f.id))
-            .collect();
+        let candidates: Vec<&Fact> =
+            facts.iter().filter(|f| !matches!(f.body, FactBody::Presence { .. }) && seen.insert(f.id)).collect();
         // Ask whether each is held all at once, then read the answers: one event-loop
         // turn per batch instead of one per fact (a backfill page is 100 facts).
         let mut asked = Vec::with_capacity(candidates.len());
