@@ -9,7 +9,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod metrics;
-mod peers;
+pub mod peers;
 pub mod relay_socket;
 pub mod settings;
 pub mod shell;

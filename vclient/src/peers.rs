@@ -4,11 +4,23 @@
 
 use crate::shell::{Internal, Shell, now_ms};
 use catalk_core::sync::SyncInput;
-use catalk_proto::{PeerKind, PublicKey, SyncSignal};
+use catalk_proto::{PublicKey, SyncSignal};
 use catalk_rtc::{LinkEvent, PeerLink, RtcError, SendError};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use tokio::sync::mpsc;
+
+/// Which side of the WebRTC handshake we are on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// We offered (the engine wants this peer).
+    Offer,
+    /// We answer the peer's offer from its connection `from_conn`.
+    Answer {
+        /// The offering connection.
+        from_conn: u64,
+    },
+}
 
 /// One link (open or opening) to a peer.
 struct Slot {
@@ -84,14 +96,17 @@ impl Shell {
         let (rtc, events) = (self.settings.rtc.clone(), self.events.clone());
         tokio::spawn(async move {
             let result = PeerLink::offer(&rtc).await;
-            let _ = events.send(Internal::Offered { peer, serial, result });
+            let _ = events.send(Internal::LinkMade { peer, serial, side: Side::Offer, result });
         });
     }
 
-    pub(crate) fn offered(
+    /// Keeps a link whose offer or answer is ready (if it is still the current one for
+    /// `peer`) and signals its SDP; a failed offer tells the engine the peer is unreachable.
+    pub(crate) fn link_made(
         &mut self,
         peer: String,
         serial: u64,
+        side: Side,
         result: Result<(PeerLink, String, mpsc::Receiver<LinkEvent>), RtcError>,
     ) {
         let current = self.peers.slots.get(&peer).is_some_and(|s| s.serial == serial);
@@ -102,18 +117,24 @@ impl Shell {
                     slot.link = Some(link);
                 }
                 forward(self.events.clone(), peer, serial, rx);
-                if let Ok(payload) = serde_json::to_string(&SyncSignal::offer(sdp, self.settings.kind)) {
-                    self.signal(key, None, payload);
+                let (signal, to_conn) = match side {
+                    Side::Offer => (SyncSignal::offer(sdp, self.settings.kind), None),
+                    Side::Answer { from_conn } => (SyncSignal::answer(sdp, self.settings.kind), Some(from_conn)),
+                };
+                if let Ok(payload) = serde_json::to_string(&signal) {
+                    self.signal(key, to_conn, payload);
                 }
             }
             Ok((link, _, _)) => {
                 tokio::spawn(link.close());
             }
             Err(err) => {
-                tracing::warn!(%peer, %err, "WebRTC offer failed");
+                tracing::warn!(%peer, %err, ?side, "WebRTC link failed");
                 if current {
                     self.peers.slots.remove(&peer);
-                    self.sync.handle_input(now_ms(), SyncInput::Disconnected { peer });
+                    if side == Side::Offer {
+                        self.sync.handle_input(now_ms(), SyncInput::Disconnected { peer });
+                    }
                 }
             }
         }
@@ -136,10 +157,10 @@ impl Shell {
                 self.replace(&peer);
                 let serial = self.peers.serial();
                 self.peers.slots.insert(peer.clone(), Slot { link: None, serial, offered: false, open: false });
-                let (rtc, events, kind) = (self.settings.rtc.clone(), self.events.clone(), signal.kind);
+                let (rtc, events) = (self.settings.rtc.clone(), self.events.clone());
                 tokio::spawn(async move {
                     let result = PeerLink::answer(&rtc, &signal.sdp).await;
-                    let _ = events.send(Internal::Answered { peer, serial, from_conn, kind, result });
+                    let _ = events.send(Internal::LinkMade { peer, serial, side: Side::Answer { from_conn }, result });
                 });
             }
             "answer" => {
@@ -152,41 +173,6 @@ impl Shell {
                 }
             }
             other => tracing::debug!(%peer, kind = other, "unknown sync signal"),
-        }
-    }
-
-    pub(crate) fn answered(
-        &mut self,
-        peer: String,
-        serial: u64,
-        from_conn: u64,
-        kind: PeerKind,
-        result: Result<(PeerLink, String, mpsc::Receiver<LinkEvent>), RtcError>,
-    ) {
-        let current = self.peers.slots.get(&peer).is_some_and(|s| s.serial == serial);
-        match result {
-            Ok((link, sdp, rx)) if current => {
-                let Ok(key) = peer.parse::<PublicKey>() else { return };
-                if let Some(slot) = self.peers.slots.get_mut(&peer) {
-                    slot.link = Some(link);
-                }
-                forward(self.events.clone(), peer.clone(), serial, rx);
-                if self.kind_of(&peer) != kind {
-                    tracing::debug!(%peer, ?kind, "peer's claimed kind differs from its presence; presence wins");
-                }
-                if let Ok(payload) = serde_json::to_string(&SyncSignal::answer(sdp, self.settings.kind)) {
-                    self.signal(key, Some(from_conn), payload);
-                }
-            }
-            Ok((link, _, _)) => {
-                tokio::spawn(link.close());
-            }
-            Err(err) => {
-                tracing::warn!(%peer, %err, "WebRTC answer failed");
-                if current {
-                    self.peers.slots.remove(&peer);
-                }
-            }
         }
     }
 

@@ -42,26 +42,15 @@ pub enum Internal {
         /// Which connection attempt.
         generation: u64,
     },
-    /// Our offer to `peer` is ready (or failed).
-    Offered {
+    /// Our offer to `peer`, or our answer to its offer, is ready (or failed).
+    LinkMade {
         /// The peer key.
         peer: String,
         /// Which link to `peer`.
         serial: u64,
-        /// The link and its offer, with its events.
-        result: Result<(PeerLink, String, mpsc::Receiver<LinkEvent>), RtcError>,
-    },
-    /// Our answer to `peer`'s offer is ready (or failed).
-    Answered {
-        /// The peer key.
-        peer: String,
-        /// Which link to `peer`.
-        serial: u64,
-        /// The connection the offer came from.
-        from_conn: u64,
-        /// What the peer says it is.
-        kind: PeerKind,
-        /// The link and its answer, with its events.
+        /// Whether we offered or answer (and to which connection).
+        side: crate::peers::Side,
+        /// The link and its SDP, with its events.
         result: Result<(PeerLink, String, mpsc::Receiver<LinkEvent>), RtcError>,
     },
     /// Something from a data channel.
@@ -181,10 +170,7 @@ impl Shell {
                 self.metrics.relay_connected.store(0, Ordering::Relaxed);
                 self.session.handle_closed(now, jitter());
             }
-            Internal::Offered { peer, serial, result } => self.offered(peer, serial, result),
-            Internal::Answered { peer, serial, from_conn, kind, result } => {
-                self.answered(peer, serial, from_conn, kind, result);
-            }
+            Internal::LinkMade { peer, serial, side, result } => self.link_made(peer, serial, side, result),
             Internal::Link { peer, serial, event } => self.link_event(peer, serial, event),
             _ => {}
         }
