@@ -46,6 +46,9 @@ pub struct Shell {
     pub ice_servers: RefCell<Vec<catalk_proto::IceServer>>,
     online_peers: RefCell<HashMap<String, PeerKind>>,
     holdings_loaded: Cell<bool>,
+    /// Live facts waiting for the store, written together once the write in flight is done.
+    unsaved: RefCell<Vec<Fact>>,
+    saving: Cell<bool>,
 }
 
 impl Shell {
@@ -71,6 +74,8 @@ impl Shell {
             ice_servers: RefCell::new(Vec::new()),
             online_peers: RefCell::new(HashMap::new()),
             holdings_loaded: Cell::new(false),
+            unsaved: RefCell::new(Vec::new()),
+            saving: Cell::new(false),
         });
         if let Some(identity) = identity {
             shell.adopt_identity(identity).await;
@@ -377,15 +382,29 @@ impl Shell {
         }
     }
 
+    /// Stores live facts in order. While one write is in flight, later facts wait and
+    /// go together in the next transaction: a busy channel costs one IndexedDB
+    /// transaction per write, not one per fact.
     fn persist(self: &Rc<Self>, facts: Vec<Fact>) {
         if facts.is_empty() {
             return;
         }
+        self.unsaved.borrow_mut().extend(facts);
+        if self.saving.replace(true) {
+            return;
+        }
         let shell = Rc::clone(self);
         wasm_bindgen_futures::spawn_local(async move {
-            match shell.store.put_facts(&facts).await {
-                Ok(_) => shell.sync_input(SyncInput::Stored(facts)),
-                Err(err) => shell.storage_error(&err),
+            loop {
+                let batch = std::mem::take(&mut *shell.unsaved.borrow_mut());
+                if batch.is_empty() {
+                    shell.saving.set(false);
+                    return;
+                }
+                match shell.store.put_facts(&batch).await {
+                    Ok(_) => shell.sync_input(SyncInput::Stored(batch)),
+                    Err(err) => shell.storage_error(&err),
+                }
             }
         });
     }

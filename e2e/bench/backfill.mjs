@@ -19,8 +19,16 @@ try {
     await Promise.all(inFlight);
   }, N);
   const postMs = Date.now() - postStart;
-  // Let the seed's store settle.
-  await seed.page.waitForTimeout(2_000);
+  // Wait until the seed has stored every message it posted.
+  await seed.page.waitForFunction(async (n) => {
+    const db = await new Promise((resolve) => { const r = indexedDB.open("catalk"); r.onsuccess = () => resolve(r.result); });
+    const count = await new Promise((resolve) => {
+      const r = db.transaction("facts").objectStore("facts").index("by_kind").count("message");
+      r.onsuccess = () => resolve(r.result);
+    });
+    db.close();
+    return count >= n;
+  }, N, { timeout: 300_000, polling: 500 });
 
   const joiner = await newUser(browser, relay);
   const start = Date.now();
