@@ -117,6 +117,12 @@ test("the app is usable on a phone-sized screen", async () => {
     assert.deepEqual(await page.evaluate(() => window.catalk.iceServers()), [
       { urls: ["turn:127.0.0.1:3478"], username: "ada", credential: "pw" },
     ]);
+    // A malformed list is refused with a clear error and changes nothing.
+    const refused = await page.evaluate(() => {
+      try { window.catalk.setIceServers([{ urls: 5 }]); return null; } catch (err) { return err.code; }
+    });
+    assert.equal(refused, "invalid");
+    assert.equal((await page.evaluate(() => window.catalk.iceServers())).length, 1);
     await onboard(page, "Phone");
     await send(page, "typed on a phone");
     await waitForMessage(page, "typed on a phone");
