@@ -251,7 +251,12 @@ impl SyncEngine {
         if waited(VIRTUAL_PATIENCE_MS) {
             best(PeerKind::Virtual).or_else(|| best(PeerKind::Browser))
         } else {
-            best(PeerKind::Browser).or_else(|| best(PeerKind::Virtual).filter(|_| waited(VIRTUAL_SETTLE_MS)))
+            // A browser still connecting (or connected and not yet judged useless) may serve:
+            // the last resort waits for it.
+            let browser_in_play =
+                self.linked.iter().any(|id| self.peers.get(id).is_some_and(|p| p.kind == PeerKind::Browser));
+            best(PeerKind::Browser)
+                .or_else(|| best(PeerKind::Virtual).filter(|_| waited(VIRTUAL_SETTLE_MS) && !browser_in_play))
         }
     }
 
