@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 pub const MAX_PEER_MESSAGE_BYTES: usize = 60 * 1024;
 /// Most facts a `page` request may ask for.
 pub const MAX_PAGE_FACTS: u32 = 100;
+/// Most parts in a `parts` answer.
+pub const MAX_SUM_PARTS: usize = 16;
+/// Most ids a `parts` answer lists in one part (a part holding more gives its count and fingerprint).
+pub const MAX_PART_IDS: usize = 16;
 
 /// What kind of peer this is; browsers prefer browsers, virtual clients are the last resort.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -66,6 +70,22 @@ pub struct ChannelHoldings {
     pub complete: bool,
 }
 
+/// One part of a `parts` answer: what the answering peer holds in
+/// `previous part's before ≤ id < before` (the first part: `asked after < id < before`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RangePart {
+    /// Exclusive upper bound; the last part's equals the asked `before` (`None`: unbounded).
+    pub before: Option<FactId>,
+    /// How many message ids the peer holds in the part.
+    pub count: u64,
+    /// The [`fingerprint`] of those ids, as 32 hex digits; empty (left out) when `ids` lists them.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub fp: String,
+    /// All of those ids, ascending, when the part holds at most [`MAX_PART_IDS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ids: Option<Vec<FactId>>,
+}
+
 /// A message between two peers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
@@ -101,6 +121,25 @@ pub enum PeerMessage {
         facts: Vec<Fact>,
         /// More facts remain in the requested range.
         more: bool,
+    },
+    /// Ask what the peer holds of `channel` in `after < id < before`, as
+    /// range-split fingerprints (set reconciliation).
+    Sums {
+        /// Request id, echoed in the answer.
+        rid: u64,
+        /// The channel.
+        channel: ChannelName,
+        /// Exclusive lower bound; `None` means the oldest.
+        after: Option<FactId>,
+        /// Exclusive upper bound; `None` means the newest.
+        before: Option<FactId>,
+    },
+    /// The answer to `sums`: at most [`MAX_SUM_PARTS`] parts tiling the asked range, in id order.
+    Parts {
+        /// The request id.
+        rid: u64,
+        /// The parts.
+        parts: Vec<RangePart>,
     },
     /// A refused request (`rate_limited`, `bad_request`).
     Refused {

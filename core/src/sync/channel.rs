@@ -41,7 +41,15 @@ pub(crate) struct ChannelState {
     pub advertised_complete: bool,
     /// Messages below this id are not wanted (the engine's window); `None`: all are.
     pub floor: Option<FactId>,
+    /// Message ids a peer listed in a `parts` answer that we lack, with that
+    /// peer: missing until held, or until that peer answered a page over them.
+    shown: BTreeMap<FactId, String>,
+    /// Per peer: the hello fingerprint our holdings were last reconciled against.
+    probed: BTreeMap<String, String>,
 }
+
+/// Most shown-but-lacking ids kept per channel (more wait for the next reconciliation).
+const MAX_SHOWN: usize = 100_000;
 
 impl ChannelState {
     /// Takes note of a peer's advertised holdings for this channel.
@@ -106,10 +114,44 @@ impl ChannelState {
         self.complete_oldest.is_some_and(|theirs| oldest <= theirs) || self.confirmed_below == Some(oldest)
     }
 
+    /// Records ids `peer` showed (in a `parts` answer) that we lack.
+    pub fn note_shown(&mut self, peer: &str, ids: impl IntoIterator<Item = FactId>) {
+        for id in ids {
+            if self.shown.len() >= MAX_SHOWN {
+                break;
+            }
+            if !self.index.holds(&id) {
+                self.shown.entry(id).or_insert_with(|| peer.to_owned());
+            }
+        }
+    }
+
+    /// Ids some peer showed that we lack, with the peer that showed each.
+    pub fn shown(&self) -> impl Iterator<Item = (FactId, &str)> + '_ {
+        self.shown.iter().map(|(id, peer)| (*id, peer.as_str()))
+    }
+
+    /// Whether our holdings were already reconciled against `peer`'s hello fingerprint `fp`.
+    pub fn probed(&self, peer: &str, fp: &str) -> bool {
+        self.probed.get(peer).is_some_and(|done| done == fp)
+    }
+
+    /// Notes that our holdings are (being) reconciled against `peer`'s hello fingerprint `fp`.
+    pub fn note_probed(&mut self, peer: &str, fp: &str) {
+        self.probed.insert(peer.to_owned(), fp.to_owned());
+    }
+
+    /// Lets `peer`'s hello be reconciled against again (its answer was refused for its rate limit).
+    pub fn unprobe(&mut self, peer: &str) {
+        self.probed.remove(peer);
+    }
+
     /// Forgets older- and newer-holdings notes that are resolved (answered, or no longer older or newer).
     pub fn prune(&mut self) {
         let answered = &self.answered;
         let done = |peer: &str, range: &Range| answered.get(peer).is_some_and(|set| set.covers(range));
+        let index = &self.index;
+        self.shown.retain(|id, peer| !index.holds(id) && !done(peer, &Range::only(*id)));
         if let Some(newest) = self.index.newest() {
             let above = Range::new(Some(newest), None);
             self.seen_newer.retain(|peer, theirs| *theirs > newest && !done(peer, &above));
@@ -123,7 +165,9 @@ impl ChannelState {
     pub fn forget_peer(&mut self, peer: &str, claims: bool) {
         self.answered.remove(peer);
         self.complete_peers.remove(peer);
+        self.probed.remove(peer);
         if claims {
+            self.shown.retain(|_, shower| shower != peer);
             self.seen_older.remove(peer);
             self.seen_newer.remove(peer);
         }

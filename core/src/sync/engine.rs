@@ -33,6 +33,8 @@ pub struct SyncStats {
     pub timeouts: u64,
     /// Facts received in valid answers that were new to us.
     pub fetched_facts: u64,
+    /// `sums` requests answered (set reconciliation).
+    pub sums_answered: u64,
 }
 
 /// A page request of ours in flight.
@@ -79,6 +81,8 @@ pub struct SyncEngine {
     /// Peers whose data channel is connecting or open (a small subset of `peers`).
     pub(super) linked: BTreeSet<PeerId>,
     pub(super) requests: BTreeMap<u64, Request>,
+    /// Our `sums` requests in flight.
+    pub(super) probes: BTreeMap<u64, crate::sync::reconcile::Probe>,
     pub(super) next_rid: u64,
     pub(super) loads: BTreeMap<(PeerId, u64), PendingLoad>,
     pub(super) outputs: VecDeque<SyncOutput>,
@@ -101,6 +105,7 @@ impl SyncEngine {
             peers: BTreeMap::new(),
             linked: BTreeSet::new(),
             requests: BTreeMap::new(),
+            probes: BTreeMap::new(),
             next_rid: 1,
             loads: BTreeMap::new(),
             outputs: VecDeque::new(),
@@ -345,6 +350,9 @@ impl SyncEngine {
             for rid in std::mem::take(&mut peer.outstanding) {
                 self.requests.remove(&rid);
             }
+            for rid in std::mem::take(&mut peer.probing) {
+                self.probes.remove(&rid);
+            }
         }
         // Loads for it are answered to no one.
         let theirs: Vec<(PeerId, u64)> =
@@ -382,6 +390,11 @@ impl SyncEngine {
                 return false;
             }
             PeerMessage::Facts { rid, facts, more } => self.on_facts(id, rid, facts, more),
+            PeerMessage::Sums { rid, channel, after, before } => {
+                self.on_sums(id, rid, &channel, Range::new(after, before));
+                return false;
+            }
+            PeerMessage::Parts { rid, parts } => self.on_parts(id, rid, &parts),
             PeerMessage::Refused { rid, code } => self.on_refused(id, rid, &code),
             _ => return false,
         }

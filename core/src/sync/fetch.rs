@@ -155,6 +155,20 @@ impl SyncEngine {
 
     /// The peer refused our request `rid`.
     pub(super) fn on_refused(&mut self, peer: &str, rid: u64, code: &str) {
+        if self.probes.get(&rid).is_some_and(|p| p.peer == peer) {
+            let probe = self.end_probe(rid);
+            if code == "rate_limited" {
+                let now = self.now;
+                if let Some(p) = self.peers.get_mut(peer) {
+                    p.cooldown_until = now + REFUSED_BACKOFF_MS;
+                }
+                // Reconcile again from the start once it cools down.
+                if let Some(state) = probe.and_then(|probe| self.channels.get_mut(&probe.channel)) {
+                    state.unprobe(peer);
+                }
+            }
+            return;
+        }
         let Some(request) = self.requests.get(&rid).filter(|r| r.peer == peer).cloned() else { return };
         self.requests.remove(&rid);
         let now = self.now;

@@ -17,6 +17,8 @@
 //! a peer advertising a newer message than ours makes (our newest, end)
 //! missing, until we hold as new or it answered that range, even after it
 //! left (an older piece of a range fetched in parallel may arrive first).
+//! Ids a peer showed in a reconciliation (`parts`) that we lack are missing
+//! between their held neighbours until held or answered by that peer.
 
 use crate::sync::channel::ChannelState;
 use crate::sync::intervals::Range;
@@ -169,6 +171,20 @@ pub(crate) fn survey<'a>(state: &ChannelState, epochs: &BTreeSet<FactId>, offers
                 }
             }
         }
+    }
+    // Ids a peer listed in a reconciliation that no chain reveals (a stale head
+    // presented after a restart forks the chain; the old tail links nowhere).
+    for (id, shower) in state.shown() {
+        let range = Range::new(index.before(id), index.after(id));
+        let mut candidates = serving(&range);
+        if let Some(offer) = offers.iter().find(|o| o.peer == shower)
+            && !candidates.contains(&offer.peer)
+            && !state.answered(shower, &range)
+        {
+            candidates.push(offer.peer);
+        }
+        gaps += 1;
+        push(Want { kind: WantKind::Gap, range, missing: true, candidates });
     }
     let newest = index.newest();
     let top = Range::new(newest, None);

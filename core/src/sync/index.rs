@@ -2,6 +2,7 @@
 //! and epoch, the channel facts known for the channel, and the order-free
 //! fingerprint of the held ids. Inserting is idempotent, in any order.
 
+use crate::sync::intervals::Range;
 use catalk_proto::{FactId, mix};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -127,6 +128,25 @@ impl ChannelIndex {
     /// The oldest held message newer than `id`.
     pub fn after(&self, id: FactId) -> Option<FactId> {
         self.held.range((std::ops::Bound::Excluded(id), std::ops::Bound::Unbounded)).next().map(|(id, _)| *id)
+    }
+
+    /// Held message ids inside `range`, ascending.
+    pub fn ids_in(&self, range: &Range) -> impl DoubleEndedIterator<Item = FactId> + '_ {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let lower = range.after.map_or(Unbounded, Excluded);
+        let upper = range.before.map_or(Unbounded, Excluded);
+        // `BTreeMap::range` panics on an inverted range; an empty one holds nothing.
+        (!range.is_empty()).then(|| self.held.range((lower, upper))).into_iter().flatten().map(|(id, _)| *id)
+    }
+
+    /// How many held messages lie inside `range`, and their fingerprint.
+    pub fn summary(&self, range: &Range) -> (u64, u128) {
+        self.ids_in(range).fold((0, 0), |(count, fp), id| (count + 1, fp.wrapping_add(mix(&id))))
+    }
+
+    /// Whether the message `id` is held.
+    pub fn holds(&self, id: &FactId) -> bool {
+        self.held.contains_key(id)
     }
 
     /// The link of a held message.

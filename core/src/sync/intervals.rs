@@ -21,6 +21,16 @@ impl Range {
         Self { after, before }
     }
 
+    /// The range holding `id` alone.
+    pub fn only(id: FactId) -> Self {
+        Self::new(Some(previous(id)), Some(next(id)))
+    }
+
+    /// Every id up to and including `last` (`None`: every id).
+    pub fn through(last: Option<FactId>) -> Self {
+        Self::new(None, last.map(next))
+    }
+
     /// Whether `id` lies inside.
     pub fn contains(&self, id: FactId) -> bool {
         self.after.is_none_or(|a| a < id) && self.before.is_none_or(|b| id < b)
@@ -101,7 +111,7 @@ fn next(id: FactId) -> FactId {
 }
 
 /// The id right before `id` (saturating).
-fn previous(id: FactId) -> FactId {
+pub(crate) fn previous(id: FactId) -> FactId {
     from_int(as_int(id).saturating_sub(1))
 }
 

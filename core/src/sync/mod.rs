@@ -129,6 +129,7 @@ mod load;
 mod output;
 mod peers;
 mod planner;
+mod reconcile;
 mod rng;
 mod serve;
 pub mod sim;

@@ -52,6 +52,10 @@ pub(crate) struct Peer {
     pub bucket: Bucket,
     /// Whether its latest hello was weighed for the channels we need peers for.
     pub judged: bool,
+    /// Our `sums` requests in flight to it.
+    pub probing: BTreeSet<u64>,
+    /// `sums` requests we may still send it for its latest hello.
+    pub probe_budget: u32,
 }
 
 impl Peer {
@@ -70,6 +74,8 @@ impl Peer {
             useless_since: None,
             bucket,
             judged: false,
+            probing: BTreeSet::new(),
+            probe_budget: 0,
         }
     }
 
@@ -93,7 +99,7 @@ impl Peer {
 
     /// Whether any request of ours is in flight to it.
     pub fn busy(&self) -> bool {
-        !self.outstanding.is_empty()
+        !self.outstanding.is_empty() || !self.probing.is_empty()
     }
 
     /// How many more requests can be sent to it now, with at most `max` in

@@ -83,6 +83,7 @@ impl SyncEngine {
                 state.fruitless = 0;
             }
         }
+        self.start_probes();
         self.judge_hellos(&needy, &useful);
         self.mark_useless(&useful);
         let budget = self.fruitless_budget();

@@ -14,9 +14,15 @@ impl SyncEngine {
         let now = self.now;
         // Each request has its own deadline; a peer whose requests time out
         // together stalled once.
-        let stalled: std::collections::BTreeSet<String> =
-            self.requests.values().filter(|r| r.deadline <= now).map(|r| r.peer.clone()).collect();
+        let stalled: std::collections::BTreeSet<String> = self
+            .requests
+            .values()
+            .filter(|r| r.deadline <= now)
+            .map(|r| r.peer.clone())
+            .chain(self.probes.values().filter(|p| p.deadline <= now).map(|p| p.peer.clone()))
+            .collect();
         self.requests.retain(|_, r| r.deadline > now);
+        self.probes.retain(|_, p| p.deadline > now);
         let mut silent = Vec::new();
         let mut unopened = Vec::new();
         for (id, peer) in self.linked_peers() {
@@ -69,6 +75,7 @@ impl SyncEngine {
             }
         };
         self.requests.values().for_each(|r| at(r.deadline));
+        self.probes.values().for_each(|p| at(p.deadline));
         // Closed peers matter only while looking for peers (penalties, tries running out).
         let peers: Box<dyn Iterator<Item = &Peer>> =
             if needing { Box::new(self.peers.values()) } else { Box::new(self.linked_peers().map(|(_, p)| p)) };

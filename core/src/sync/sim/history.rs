@@ -35,6 +35,18 @@ impl History {
     /// `count` messages in `channel`; when `restart_at` is `Some(k)` with
     /// `0 < k < count`, message `k` is the first of a second relay run and has `prev: None`.
     pub fn new(channel: &str, count: usize, restart_at: Option<usize>) -> Self {
+        Self::build(channel, count, restart_at, None)
+    }
+
+    /// As [`History::new`] with a restart at `restart_at`, where a client
+    /// presented the stale head `messages[head]` (`head + 1 < restart_at`): the
+    /// second run's first message links to it, so run one's tail after it is
+    /// linked from nothing (a fork, protocol §10.4).
+    pub fn with_stale_head(channel: &str, count: usize, restart_at: usize, head: usize) -> Self {
+        Self::build(channel, count, Some(restart_at), Some(head))
+    }
+
+    fn build(channel: &str, count: usize, restart_at: Option<usize>, stale_head: Option<usize>) -> Self {
         let relay = relay_key();
         let relay_public = PublicKey::of(&relay);
         let channel = ChannelName::new(channel).unwrap_or_else(|_| ChannelName::general());
@@ -54,7 +66,7 @@ impl History {
             let prev = if n == 0 {
                 Some(creation.id)
             } else if restart {
-                None
+                stale_head.and_then(|head| messages.get(head)).map(|m| m.id)
             } else {
                 messages.last().map(|m| m.id)
             };

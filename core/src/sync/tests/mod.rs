@@ -19,6 +19,8 @@ enum Serving {
     Silent,
     /// Serves one fact from outside the asked range.
     OutOfRange,
+    /// Claims one id more than it holds in the first part of each `parts` answer.
+    Miscounted,
 }
 
 struct Node {
@@ -226,6 +228,14 @@ fn load(
 
 /// A lying peer's shell (or modified client) changes its answers on the way out.
 fn tamper(node: &Node, message: PeerMessage, text: String) -> (PeerMessage, String) {
+    if let (PeerMessage::Parts { rid, mut parts }, Serving::Miscounted) = (message.clone(), &node.serving) {
+        if let Some(first) = parts.first_mut() {
+            first.count += 1;
+        }
+        let message = PeerMessage::Parts { rid, parts };
+        let text = serde_json::to_string(&message).unwrap_or_default();
+        return (message, text);
+    }
     let PeerMessage::Facts { rid, mut facts, more } = message else { return (message, text) };
     match &node.serving {
         Serving::Forged => facts = facts.iter().map(forge).collect(),
@@ -692,3 +702,5 @@ fn the_rest_of_an_answered_piece_is_spread_over_free_slots_and_requests_never_ov
         assert_eq!(askers, 1, "{}", message.id);
     }
 }
+
+mod reconcile;
