@@ -19,6 +19,57 @@ pub fn facts_to_present(own: &PublicKey, grants: &[Fact], channels: &[Fact], hea
     mine.into_iter().chain(channels).chain(heads).cloned().collect()
 }
 
+/// The facts a session re-presents at each login, kept current as facts
+/// arrive, so a reconnect presents the grants, channels and chain heads of
+/// now, not those of when the page loaded.
+#[derive(Debug, Clone, Default)]
+pub struct Presentable {
+    grants: Vec<Fact>,
+    channels: Vec<Fact>,
+    heads: Vec<Fact>,
+}
+
+impl Presentable {
+    /// Starts from `facts` (as [`facts_to_present`] chose them from the store).
+    pub fn new(facts: Vec<Fact>) -> Self {
+        let mut present = Self::default();
+        for fact in facts {
+            match fact.body {
+                FactBody::Grant { .. } => present.grants.push(fact),
+                FactBody::Channel { .. } => present.channels.push(fact),
+                _ => present.heads.push(fact),
+            }
+        }
+        present
+    }
+
+    /// Takes note of a verified fact: a grant concerning `own`, a channel
+    /// fact, or a message that becomes its channel's head.
+    pub fn note(&mut self, own: &PublicKey, fact: &Fact) {
+        let known = |list: &[Fact]| list.iter().any(|f| f.id == fact.id);
+        match &fact.body {
+            FactBody::Grant { grantee, issuer, .. } if (grantee == own || issuer == own) && !known(&self.grants) => {
+                self.grants.push(fact.clone());
+            }
+            FactBody::Channel { .. } if !known(&self.channels) => self.channels.push(fact.clone()),
+            FactBody::Message { channel, .. } => {
+                let same_channel = |f: &Fact| matches!(&f.body, FactBody::Message { channel: c, .. } if c == channel);
+                if self.heads.iter().any(|f| same_channel(f) && f.id >= fact.id) {
+                    return;
+                }
+                self.heads.retain(|f| !same_channel(f));
+                self.heads.push(fact.clone());
+            }
+            _ => {}
+        }
+    }
+
+    /// What to present, in [`facts_to_present`]'s order.
+    pub fn facts(&self, own: &PublicKey) -> Vec<Fact> {
+        facts_to_present(own, &self.grants, &self.channels, &self.heads)
+    }
+}
+
 /// Splits facts into frames that respect the byte and count budgets, keeping order.
 pub fn batches(facts: Vec<Fact>, max_bytes: usize, max_count: usize) -> Vec<Vec<Fact>> {
     let mut out = Vec::new();
@@ -43,6 +94,20 @@ pub fn batches(facts: Vec<Fact>, max_bytes: usize, max_count: usize) -> Vec<Vec<
 mod tests {
     use super::*;
     use crate::conformance::message;
+
+    #[test]
+    fn presentable_facts_follow_new_grants_channels_and_heads() {
+        let own = PublicKey::of(&ed25519_dalek::SigningKey::from_bytes(&[7; 32]));
+        let old_head = message("general", 5, 1);
+        let mut present = Presentable::new(vec![old_head.clone()]);
+        let newer = message("general", 6, 2);
+        let older = message("general", 4, 3);
+        let elsewhere = message("random", 7, 4);
+        for fact in [&newer, &older, &elsewhere, &newer] {
+            present.note(&own, fact);
+        }
+        assert_eq!(present.facts(&own), vec![newer, elsewhere]);
+    }
 
     #[test]
     fn batches_respect_count_and_bytes() {

@@ -1,7 +1,7 @@
 //! The client's connection state machine (sans-IO).
 
 use crate::backoff::Backoff;
-use crate::present::{PRESENT_BUDGET_BYTES, PRESENT_BUDGET_FACTS, batches};
+use crate::present::{PRESENT_BUDGET_BYTES, PRESENT_BUDGET_FACTS, Presentable, batches};
 use crate::view::{MessageView, OnlineView};
 use catalk_proto::{
     ChannelName, ClientFrame, DisplayName, DraftId, ErrorCode, Fact, FactBody, FactId, LoginFrame, PostFrame,
@@ -169,7 +169,7 @@ pub struct ClientSession {
     online: BTreeMap<PublicKey, OnlineView>,
     next_rid: u64,
     pending: HashMap<u64, ()>,
-    present: Vec<Fact>,
+    present: Presentable,
     later_present: Vec<Vec<Fact>>,
     outputs: VecDeque<Output>,
     backoff: Backoff,
@@ -199,7 +199,7 @@ impl ClientSession {
             online: BTreeMap::new(),
             next_rid: 1,
             pending: HashMap::new(),
-            present: Vec::new(),
+            present: Presentable::default(),
             later_present: Vec::new(),
             outputs: VecDeque::new(),
             backoff: Backoff::default(),
@@ -268,7 +268,7 @@ impl ClientSession {
 
     /// Facts to re-present at the next login (see [`crate::facts_to_present`]).
     pub fn set_present(&mut self, facts: Vec<Fact>) {
-        self.present = facts;
+        self.present = Presentable::new(facts);
     }
 
     /// Changes the display name; takes effect by reconnecting.
@@ -392,7 +392,8 @@ impl ClientSession {
         if !self.trusted.contains(&relay) {
             self.trusted.insert(0, relay);
         }
-        let mut batches = batches(self.present.clone(), PRESENT_BUDGET_BYTES, PRESENT_BUDGET_FACTS).into_iter();
+        let mut batches =
+            batches(self.present.facts(&self.public), PRESENT_BUDGET_BYTES, PRESENT_BUDGET_FACTS).into_iter();
         let facts = batches.next().unwrap_or_default();
         self.later_present = batches.collect();
         let (key, sig) = sign_login(&self.key, &nonce, &relay);
@@ -424,6 +425,7 @@ impl ClientSession {
             }
         }
         for fact in &verified {
+            self.present.note(&self.public, fact);
             if let FactBody::Channel { name, .. } = &fact.body {
                 self.channels.insert(name.clone(), fact.clone());
             }
@@ -472,6 +474,7 @@ impl ClientSession {
         if self.phase != Phase::Ready || !self.verified(&fact) {
             return;
         }
+        self.present.note(&self.public, &fact);
         match &fact.body {
             FactBody::Presence { .. } => {
                 self.note_presence(&fact);

@@ -217,3 +217,44 @@ fn a_drop_fails_pending_requests_and_reconnects_with_backoff() {
     let second = session.poll_timeout().unwrap() - at;
     assert!(second > at - 1_000, "{second} vs {}", at - 1_000);
 }
+
+#[test]
+fn a_reconnect_presents_grants_channels_and_heads_that_arrived_since_the_page_loaded() {
+    let mut session = logged_in();
+    let relay = relay_key();
+    let grant = Fact::sign(
+        &relay,
+        FactId::from_parts(20, 0),
+        FactBody::Grant {
+            grantee: session.public_key(),
+            privileges: Privileges::OWNER_ALL,
+            issuer: session.public_key(),
+        },
+    );
+    let design = Fact::sign(
+        &relay,
+        FactId::from_parts(21, 0),
+        FactBody::Channel { name: ChannelName::new("design").unwrap(), creator: session.public_key() },
+    );
+    let head = message("general", 22, 1);
+    for fact in [&grant, &design, &head] {
+        session.handle_text(22, &serde_json::to_string(&ServerFrame::Fact { fact: fact.clone() }).unwrap());
+    }
+    drain(&mut session);
+    session.handle_closed(23, 0.5);
+    let retry = session.poll_timeout().unwrap_or(0);
+    session.handle_timeout(retry);
+    session.handle_connected(retry);
+    let frame = ServerFrame::Challenge {
+        nonce: Nonce::from_bytes([8; 32]),
+        relay: PublicKey::of(&relay),
+        protocol: 1,
+        expires_in_ms: 30_000,
+    };
+    session.handle_text(retry, &serde_json::to_string(&frame).unwrap());
+    let frames = sent(&drain(&mut session));
+    let Some(ClientFrame::Login(login)) = frames.last() else { panic!("{frames:?}") };
+    assert_eq!(login.facts.first(), Some(&grant), "grants first");
+    assert!(login.facts.contains(&design));
+    assert!(login.facts.contains(&head));
+}
