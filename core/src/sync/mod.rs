@@ -65,6 +65,14 @@
 //! or it answered the range above our newest (even after it left: the older
 //! pieces of a range fetched in parallel may arrive before the newest).
 //!
+//! What no chain shows (run one's tail after a stale head presented at a
+//! restart: a fork) is found by set reconciliation with range-split
+//! fingerprints (`sums` / `parts`, see `reconcile`): once per peer hello
+//! whose fingerprint differs from ours over the ids up to its newest, after
+//! the chain-driven requests are done. Ids a peer lists that we lack are
+//! missing between our held neighbours until held, or until that peer
+//! answered a page over them.
+//!
 //! # Status
 //!
 //! [`HistoryStatus::Complete`] when nothing is missing (so the chain reaches
