@@ -197,8 +197,68 @@ impl Fact {
     }
 }
 
+/// Proptest strategies for facts, shared by the frame round-trip tests.
+#[cfg(test)]
+pub(crate) mod strategies {
+    use super::*;
+    use proptest::prelude::*;
+
+    pub(crate) fn arb_key() -> impl Strategy<Value = PublicKey> {
+        any::<[u8; 32]>().prop_map(PublicKey::from_bytes)
+    }
+    pub(crate) fn arb_id() -> impl Strategy<Value = FactId> {
+        (0u64..(1 << 48), any::<u128>()).prop_map(|(t, r)| FactId::from_parts(t, r))
+    }
+    pub(crate) fn arb_sig() -> impl Strategy<Value = Signature> {
+        (any::<[u8; 32]>(), any::<[u8; 32]>()).prop_map(|(a, b)| {
+            let mut s = [0u8; 64];
+            s[..32].copy_from_slice(&a);
+            s[32..].copy_from_slice(&b);
+            Signature::from_bytes(s)
+        })
+    }
+    pub(crate) fn arb_channel() -> impl Strategy<Value = ChannelName> {
+        "[a-z0-9][a-z0-9_-]{0,31}".prop_map(|n| ChannelName::new(&n).unwrap_or_else(|_| ChannelName::general()))
+    }
+    pub(crate) fn arb_body() -> impl Strategy<Value = FactBody> {
+        prop_oneof![
+            Just(FactBody::Epoch {}),
+            (arb_channel(), arb_key()).prop_map(|(name, creator)| FactBody::Channel { name, creator }),
+            (arb_channel(), arb_key(), arb_id(), ".{1,200}", proptest::option::of(arb_id()), arb_id(), arb_sig())
+                .prop_map(|(channel, author, draft, text, prev, epoch, author_sig)| {
+                    FactBody::Message {
+                        channel,
+                        author,
+                        draft: DraftId::from_bytes(draft.to_bytes()),
+                        text,
+                        prev,
+                        epoch,
+                        author_sig,
+                    }
+                }),
+            (arb_key(), "[a-zA-Z ]{0,20}[a-z]", any::<bool>(), 0u8..16).prop_map(|(key, name, online, bits)| {
+                FactBody::Presence {
+                    key,
+                    name: DisplayName::new(&name).unwrap_or_else(|_| unreachable!()),
+                    online,
+                    privileges: Privileges::from_bits(bits),
+                }
+            }),
+            (arb_key(), 0u8..16, arb_key()).prop_map(|(grantee, bits, issuer)| FactBody::Grant {
+                grantee,
+                privileges: Privileges::from_bits(bits),
+                issuer
+            }),
+        ]
+    }
+    pub(crate) fn arb_fact() -> impl Strategy<Value = Fact> {
+        (arb_id(), arb_key(), arb_body(), arb_sig()).prop_map(|(id, relay, body, sig)| Fact { id, relay, body, sig })
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::strategies::*;
     use super::*;
     use crate::message::sign_post;
     use proptest::prelude::*;
@@ -296,53 +356,91 @@ mod tests {
         assert_eq!(bytes, expected);
     }
 
-    fn arb_key() -> impl Strategy<Value = PublicKey> {
-        any::<[u8; 32]>().prop_map(PublicKey::from_bytes)
+    /// Common head of fact bytes: domain, id ULID(1 ms, 2), relay 32 × `cd`, kind byte.
+    fn head(kind: u8) -> Vec<u8> {
+        let mut bytes = b"catalk/v1/fact\0".to_vec();
+        bytes.extend([0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+        bytes.extend([0xcd; 32]);
+        bytes.push(kind);
+        bytes
     }
-    fn arb_id() -> impl Strategy<Value = FactId> {
-        (0u64..(1 << 48), any::<u128>()).prop_map(|(t, r)| FactId::from_parts(t, r))
+
+    fn snapshot_bytes(body: &FactBody) -> Vec<u8> {
+        Fact::signing_bytes(&FactId::from_parts(1, 2), &PublicKey::from_bytes([0xcd; 32]), body)
     }
-    fn arb_sig() -> impl Strategy<Value = Signature> {
-        (any::<[u8; 32]>(), any::<[u8; 32]>()).prop_map(|(a, b)| {
-            let mut s = [0u8; 64];
-            s[..32].copy_from_slice(&a);
-            s[32..].copy_from_slice(&b);
-            Signature::from_bytes(s)
-        })
+
+    #[test]
+    fn epoch_signing_bytes_snapshot() {
+        let bytes = snapshot_bytes(&FactBody::Epoch {});
+        assert_eq!(bytes, head(1));
+        assert_eq!(bytes.len(), 64);
     }
-    fn arb_channel() -> impl Strategy<Value = ChannelName> {
-        "[a-z0-9][a-z0-9_-]{0,31}".prop_map(|n| ChannelName::new(&n).unwrap_or_else(|_| ChannelName::general()))
+
+    #[test]
+    fn channel_signing_bytes_snapshot() {
+        let name = ChannelName::new("dev").unwrap_or_else(|_| unreachable!());
+        let bytes = snapshot_bytes(&FactBody::Channel { name, creator: PublicKey::from_bytes([0xab; 32]) });
+        let mut expected = head(2);
+        expected.extend([0, 0, 0, 3, b'd', b'e', b'v']);
+        expected.extend([0xab; 32]);
+        assert_eq!(bytes, expected);
+        assert_eq!(bytes.len(), 103);
     }
-    fn arb_body() -> impl Strategy<Value = FactBody> {
-        prop_oneof![
-            Just(FactBody::Epoch {}),
-            (arb_channel(), arb_key()).prop_map(|(name, creator)| FactBody::Channel { name, creator }),
-            (arb_channel(), arb_key(), arb_id(), ".{1,200}", proptest::option::of(arb_id()), arb_id(), arb_sig())
-                .prop_map(|(channel, author, draft, text, prev, epoch, author_sig)| {
-                    FactBody::Message {
-                        channel,
-                        author,
-                        draft: DraftId::from_bytes(draft.to_bytes()),
-                        text,
-                        prev,
-                        epoch,
-                        author_sig,
-                    }
-                }),
-            (arb_key(), "[a-zA-Z ]{0,20}[a-z]", any::<bool>(), 0u8..16).prop_map(|(key, name, online, bits)| {
-                FactBody::Presence {
-                    key,
-                    name: DisplayName::new(&name).unwrap_or_else(|_| unreachable!()),
-                    online,
-                    privileges: Privileges::from_bits(bits),
-                }
-            }),
-            (arb_key(), 0u8..16, arb_key()).prop_map(|(grantee, bits, issuer)| FactBody::Grant {
-                grantee,
-                privileges: Privileges::from_bits(bits),
-                issuer
-            }),
-        ]
+
+    #[test]
+    fn grant_signing_bytes_snapshot() {
+        let body = FactBody::Grant {
+            grantee: PublicKey::from_bytes([0xab; 32]),
+            privileges: Privileges { post: true, create_channel: true, owner: false, virtual_client: false },
+            issuer: PublicKey::from_bytes([0xef; 32]),
+        };
+        let mut expected = head(5);
+        expected.extend([0xab; 32]);
+        expected.push(0b0011);
+        expected.extend([0xef; 32]);
+        assert_eq!(snapshot_bytes(&body), expected);
+        assert_eq!(expected.len(), 129);
+    }
+
+    #[test]
+    fn message_without_prev_signs_an_absent_tag() {
+        let mut fact = message_fact("hi");
+        let with_prev = Fact::signing_bytes(&fact.id, &fact.relay, &fact.body);
+        if let FactBody::Message { prev, .. } = &mut fact.body {
+            *prev = None;
+        }
+        let without = Fact::signing_bytes(&fact.id, &fact.relay, &fact.body);
+        // The 17-byte `01 ‖ prev` at offset 129 becomes the single tag `00`.
+        assert_eq!(without.len(), with_prev.len() - 16);
+        assert_eq!(without[..129], with_prev[..129]);
+        assert_eq!(without[129], 0);
+        assert_eq!(without[130..], with_prev[146..]);
+    }
+
+    /// The complete fact of docs/protocol.md §8.4, JSON and both signatures (Ed25519
+    /// signing is deterministic, so fixed seeds give fixed signatures).
+    #[test]
+    fn message_fact_json_snapshot() {
+        let fact = message_fact("hi");
+        let expected = serde_json::json!({
+            "id": "01HF7YAT010000000000000007",
+            "relay": "0EqyMnQrtKs6E2i9RhXk5tAiSrcaAWuvhSCjMsl3hzc",
+            "body": {
+                "kind": "message",
+                "channel": "general",
+                "author": "oJql9HpnWYAv-VX43C0qFKXJnSO-l_hkEn_5ODRVpPA",
+                "draft": "01HF7YAT00000000000000001A",
+                "text": "hi",
+                "prev": "01HF7YAT000000000000000001",
+                "epoch": "01EJ3PX0000000000000000000",
+                "author_sig": "_UP5FLsOtB4EXIX_2-orJSd7DSXYRjWMYVgNwvoqa_XqVoz85oDwCRqJcLo4suWroFmGQ0NexK0U10dyDg5KCA"
+            },
+            "sig": "jBfugT_SWXAP00RtKRAWIcFmJhsPBwNAD7g-bAkt7QcUGJKwt8DOHKHwSjS07HEinemIxoZOxvSveQ1IISxvBA"
+        });
+        assert_eq!(serde_json::to_value(&fact).unwrap(), expected);
+        let parsed: Fact = serde_json::from_value(expected).unwrap();
+        let relay = parsed.relay;
+        assert_eq!(parsed.verify(|k| *k == relay), Ok(()));
     }
 
     proptest! {

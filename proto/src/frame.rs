@@ -302,6 +302,9 @@ pub fn decode_client_frame(text: &str) -> Result<ClientFrame, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fact::strategies::{arb_channel, arb_fact, arb_id, arb_sig};
+    use crate::peer::{ChannelHoldings, PeerKind};
+    use proptest::collection::vec;
     use proptest::prelude::*;
 
     #[test]
@@ -359,5 +362,155 @@ mod tests {
                 prop_assert_eq!(serde_json::from_str::<ServerFrame>(&json).unwrap(), frame);
             }
         }
+    }
+
+    fn arb_nonce() -> impl Strategy<Value = Nonce> {
+        any::<[u8; 32]>().prop_map(Nonce::from_bytes)
+    }
+
+    fn arb_holdings() -> impl Strategy<Value = ChannelHoldings> {
+        (
+            arb_channel(),
+            any::<u64>(),
+            proptest::option::of(arb_id()),
+            proptest::option::of(arb_id()),
+            "[0-9a-f]{32}",
+            any::<bool>(),
+        )
+            .prop_map(|(channel, count, oldest, newest, fp, complete)| ChannelHoldings {
+                channel,
+                count,
+                oldest,
+                newest,
+                fp,
+                complete,
+            })
+    }
+
+    fn arb_peer_message() -> impl Strategy<Value = PeerMessage> {
+        prop_oneof![
+            (any::<u32>(), any::<bool>(), vec(arb_holdings(), 0..4)).prop_map(|(v, browser, channels)| {
+                PeerMessage::Hello { v, kind: if browser { PeerKind::Browser } else { PeerKind::Virtual }, channels }
+            }),
+            (any::<u64>(), arb_channel(), proptest::option::of(arb_id()), proptest::option::of(arb_id()), any::<u32>())
+                .prop_map(|(rid, channel, before, after, limit)| PeerMessage::Page {
+                    rid,
+                    channel,
+                    before,
+                    after,
+                    limit
+                }),
+            (any::<u64>(), vec(arb_fact(), 0..4), any::<bool>()).prop_map(|(rid, facts, more)| PeerMessage::Facts {
+                rid,
+                facts,
+                more
+            }),
+            (any::<u64>(), "[a-z_]{1,20}").prop_map(|(rid, code)| PeerMessage::Refused { rid, code }),
+        ]
+    }
+
+    fn arb_limits() -> impl Strategy<Value = Limits> {
+        (any::<[u32; 8]>(), any::<[u16; 7]>()).prop_map(|(rates, sizes)| Limits {
+            max_frame_bytes: usize::from(sizes[0]),
+            max_body_bytes: usize::from(sizes[1]),
+            max_signal_bytes: usize::from(sizes[2]),
+            max_present_facts: usize::from(sizes[3]),
+            nonce_ttl_ms: u64::from(rates[0]),
+            frames_per_second: rates[1],
+            frames_burst: rates[2],
+            posts_per_second_per_key: rates[3],
+            posts_burst_per_key: rates[4],
+            signals_per_second: rates[5],
+            max_connections_per_ip: rates[6],
+            outbound_queue_frames: usize::from(sizes[4]),
+            max_welcome_presence: usize::from(sizes[5]),
+            presence_announce_max: usize::from(sizes[6]),
+            sync_fallback_bytes_per_second: rates[7],
+        })
+    }
+
+    fn arb_welcome() -> impl Strategy<Value = WelcomeFrame> {
+        (
+            (any::<u64>(), arb_key(), any::<u64>(), 0u8..16, arb_fact()),
+            (vec(arb_fact(), 0..3), vec(arb_fact(), 0..3), any::<u32>(), proptest::option::of(arb_fact())),
+            (arb_limits(), vec(arb_key(), 1..3)),
+        )
+            .prop_map(
+                |((rid, key, conn, bits, epoch), (channels, online, online_count, grant), (limits, trusted))| {
+                    WelcomeFrame {
+                        rid,
+                        key,
+                        conn,
+                        privileges: Privileges::from_bits(bits),
+                        epoch,
+                        channels,
+                        online,
+                        online_count: online_count as usize,
+                        grant,
+                        limits,
+                        trusted,
+                    }
+                },
+            )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn login_present_and_peer_frames_round_trip(
+            rid in any::<u64>(),
+            nonce in arb_nonce(),
+            key in arb_key(),
+            sig in arb_sig(),
+            name in ".{0,40}",
+            facts in vec(arb_fact(), 0..4),
+            to_conn in any::<u64>(),
+            msg in arb_peer_message(),
+        ) {
+            let frames = vec![
+                ClientFrame::Login(LoginFrame { rid, nonce, key, sig, name, facts: facts.clone() }),
+                ClientFrame::Present { rid, facts },
+                ClientFrame::Peer { rid, to: key, to_conn, msg },
+            ];
+            for frame in frames {
+                let json = serde_json::to_string(&frame).unwrap();
+                prop_assert_eq!(decode_client_frame(&json).unwrap(), frame);
+            }
+        }
+
+        #[test]
+        fn welcome_fact_and_peer_frames_round_trip(
+            welcome in arb_welcome(),
+            fact in arb_fact(),
+            from in arb_key(),
+            from_conn in any::<u64>(),
+            msg in arb_peer_message(),
+        ) {
+            let frames = vec![
+                ServerFrame::Welcome(Box::new(welcome)),
+                ServerFrame::Fact { fact },
+                ServerFrame::Peer { from, from_conn, msg },
+            ];
+            for frame in frames {
+                let json = serde_json::to_string(&frame).unwrap();
+                prop_assert_eq!(serde_json::from_str::<ServerFrame>(&json).unwrap(), frame);
+            }
+        }
+    }
+
+    #[test]
+    fn login_without_facts_omits_the_field_and_decodes_empty() {
+        let login = ClientFrame::Login(LoginFrame {
+            rid: 1,
+            nonce: Nonce::from_bytes([1; 32]),
+            key: PublicKey::from_bytes([2; 32]),
+            sig: Signature::from_bytes([3; 64]),
+            name: "ada".into(),
+            facts: vec![],
+        });
+        let json = serde_json::to_string(&login).unwrap();
+        assert!(!json.contains("facts"), "{json}");
+        assert_eq!(decode_client_frame(&json), Ok(login));
     }
 }

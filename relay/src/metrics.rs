@@ -15,9 +15,10 @@ pub struct Metrics {
     pub logins_ok: AtomicU64,
     /// Failed logins.
     pub logins_failed: AtomicU64,
-    /// Bytes received in websocket messages.
+    /// Bytes received in websocket text messages, added as each is read.
     pub bytes_in: AtomicU64,
-    /// Bytes sent in websocket messages.
+    /// Bytes sent in websocket text messages, added as each batch of frames is written
+    /// (not when the connection ends), so long-lived connections show up at once.
     pub bytes_out: AtomicU64,
     /// Bytes of peer sync frames carried for peers that WebRTC could not connect.
     pub fallback_bytes: AtomicU64,

@@ -44,14 +44,13 @@ struct Session {
     hub: Arc<Hub>,
     settings: SessionSettings,
     conn: ConnId,
-    bytes_out: u64,
 }
 
 /// Runs a connection to completion. `shutdown` flips to `true` when the relay stops.
 pub async fn run(socket: WebSocket, hub: Arc<Hub>, settings: SessionSettings, shutdown: watch::Receiver<bool>) {
     let conn = hub.next_conn_id();
     let span = info_span!("conn", id = conn, key = tracing::field::Empty);
-    let session = Session { socket, hub, settings, conn, bytes_out: 0 };
+    let session = Session { socket, hub, settings, conn };
     session.drive(shutdown).instrument(span).await;
 }
 
@@ -108,7 +107,6 @@ impl Session {
             .await;
         }
         self.hub.metrics.connections.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-        self.hub.metrics.bytes_out.fetch_add(self.bytes_out, std::sync::atomic::Ordering::Relaxed);
     }
 
     async fn login(
@@ -264,21 +262,23 @@ impl Session {
         self.write_batch(batch).await
     }
 
+    /// Writes and flushes `frames`; their bytes count towards `catalk_bytes_total{direction="out"}`
+    /// as soon as the socket has taken them (one atomic add per batch).
     async fn write_batch(&mut self, frames: impl IntoIterator<Item = Utf8Bytes>) -> Result<(), End> {
         let timeout = self.settings.write_timeout;
         let mut bytes = 0u64;
         let write = async {
             for text in frames {
-                bytes += text.len() as u64;
+                let len = text.len() as u64;
                 self.socket.feed(Message::Text(text)).await?;
+                bytes += len;
             }
             self.socket.flush().await
         };
-        match tokio::time::timeout(timeout, write).await {
-            Ok(Ok(())) => {
-                self.bytes_out += bytes;
-                Ok(())
-            }
+        let result = tokio::time::timeout(timeout, write).await;
+        self.hub.metrics.bytes_out.fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+        match result {
+            Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(End::Gone),
             Err(_) => Err(End::Close(ErrorCode::SlowConsumer, "a write did not complete in time".into())),
         }

@@ -4,6 +4,17 @@ use catalk_proto::{ClientFrame, ErrorCode, FactBody, ServerFrame};
 use catalk_testkit::{TestClient, TestRelay, http_get, relay_config, user_key};
 use std::time::Duration;
 
+const BYTES_IN: &str = "catalk_bytes_total{direction=\"in\"}";
+const BYTES_OUT: &str = "catalk_bytes_total{direction=\"out\"}";
+
+/// The value of the metric line in `metrics` that starts with `name`.
+fn metric(metrics: &str, name: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.trim().parse().ok()))
+        .unwrap_or_else(|| panic!("no {name} in\n{metrics}"))
+}
+
 fn count_errors(frames: &[ServerFrame], wanted: ErrorCode) -> usize {
     frames.iter().filter(|f| matches!(f, ServerFrame::Error { code, .. } if *code == wanted)).count()
 }
@@ -154,14 +165,115 @@ async fn http_endpoints_report_health_metrics_and_identity() -> anyhow::Result<(
     for line in [
         "catalk_connections 1",
         "catalk_logins_total{result=\"ok\"} 1",
+        "catalk_logins_total{result=\"failed\"} 0",
         "catalk_facts_signed_total{kind=\"message\"} 1",
         "catalk_frames_rejected_total{reason=\"malformed\"} 1",
     ] {
         assert!(metrics.contains(line), "missing {line:?} in\n{metrics}");
     }
+
+    // One failed login: its connection ends with bad_signature.
+    let mut mallory = TestClient::connect(&relay.ws_url(), user_key(9)).await?;
+    let mut login = mallory.login_frame("mallory", vec![]);
+    if let ClientFrame::Login(frame) = &mut login {
+        frame.sig = catalk_proto::Signature::from_bytes([1; 64]);
+    }
+    mallory.send(&login).await?;
+    mallory.until_closed().await?;
+    let (_, metrics) = http_get(relay.addr, "/metrics").await?;
+    for line in [
+        "catalk_logins_total{result=\"ok\"} 1",
+        "catalk_logins_total{result=\"failed\"} 1",
+        "catalk_frames_rejected_total{reason=\"bad_signature\"} 1",
+    ] {
+        assert!(metrics.contains(line), "missing {line:?} in\n{metrics}");
+    }
+    let (bytes_in, bytes_out) = (metric(&metrics, BYTES_IN), metric(&metrics, BYTES_OUT));
+    assert!(bytes_in > 0 && bytes_out > 0, "in {bytes_in}, out {bytes_out}");
+    // Both byte counters grow while ada's connection stays open: outgoing bytes are
+    // counted as they are written, not when the connection ends.
+    let text = "x".repeat(1000);
+    assert!(matches!(ada.post("general", &text).await?, ServerFrame::Ack { .. }));
+    ada.fact_where(|f| matches!(&f.body, FactBody::Message { text: t, .. } if *t == text)).await?;
+    // The session writes in order, so once this ack arrives the fact's write has been counted.
+    assert!(matches!(ada.request(&ClientFrame::Ping { rid: 77 }).await?, ServerFrame::Ack { rid: 77, .. }));
+    let (_, metrics) = http_get(relay.addr, "/metrics").await?;
+    assert!(metric(&metrics, BYTES_IN) >= bytes_in + 1000, "{metrics}");
+    assert!(metric(&metrics, BYTES_OUT) >= bytes_out + 1000, "the echoed fact is counted: {metrics}");
     let (status, page) = http_get(relay.addr, "/").await?;
     assert_eq!(status, 200);
     assert!(page.contains("catalk"));
-    let _ = FactBody::Epoch {};
+    Ok(())
+}
+
+/// Opens a websocket to `relay` (with `x-client-ip: ip` when given) and returns it with the
+/// first frame the relay sends: a challenge, or the error that refuses the connection.
+async fn first_frame(
+    relay: &TestRelay,
+    ip: Option<&'static str>,
+) -> anyhow::Result<(tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>, ServerFrame)> {
+    use tungstenite::client::IntoClientRequest as _;
+    let mut request = relay.ws_url().into_client_request()?;
+    if let Some(ip) = ip {
+        request.headers_mut().insert("x-client-ip", ip.parse()?);
+    }
+    tokio::task::spawn_blocking(move || {
+        let (mut ws, _) = tungstenite::connect(request)?;
+        loop {
+            if let tungstenite::Message::Text(text) = ws.read()? {
+                let frame = serde_json::from_str(&text)?;
+                return Ok((ws, frame));
+            }
+        }
+    })
+    .await?
+}
+
+fn is_challenge(frame: &ServerFrame) -> bool {
+    matches!(frame, ServerFrame::Challenge { .. })
+}
+
+#[tokio::test]
+async fn connections_per_ip_are_counted_by_the_client_ip_header() -> anyhow::Result<()> {
+    let mut config = relay_config();
+    config.client_ip_header = Some("x-client-ip".into());
+    config.limits.max_connections_per_ip = 1;
+    let relay = TestRelay::start(config).await?;
+    // All sockets come from 127.0.0.1; the header names the client.
+    let (_first, frame) = first_frame(&relay, Some("203.0.113.1")).await?;
+    assert!(is_challenge(&frame), "{frame:?}");
+    let (_, frame) = first_frame(&relay, Some("203.0.113.1")).await?;
+    assert!(
+        matches!(frame, ServerFrame::Error { code: ErrorCode::TooManyConnections, rid: None, .. }),
+        "a second connection from the same client IP: {frame:?}"
+    );
+    let (_other, frame) = first_frame(&relay, Some("203.0.113.2, 10.0.0.1")).await?;
+    assert!(is_challenge(&frame), "another client IP (first of a list) has its own slot: {frame:?}");
+    let (_, frame) = first_frame(&relay, Some("203.0.113.2")).await?;
+    assert!(matches!(frame, ServerFrame::Error { code: ErrorCode::TooManyConnections, .. }), "{frame:?}");
+    // Without the header (or with an unparsable one) the socket address counts.
+    let (_direct, frame) = first_frame(&relay, None).await?;
+    assert!(is_challenge(&frame), "{frame:?}");
+    let (_, frame) = first_frame(&relay, Some("not-an-ip")).await?;
+    assert!(matches!(frame, ServerFrame::Error { code: ErrorCode::TooManyConnections, .. }), "{frame:?}");
+    let (_, metrics) = http_get(relay.addr, "/metrics").await?;
+    assert!(metrics.contains("catalk_frames_rejected_total{reason=\"too_many_connections\"} 3"), "{metrics}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_client_that_never_answers_the_challenge_is_closed_with_login_timeout() -> anyhow::Result<()> {
+    let mut config = relay_config();
+    config.limits.nonce_ttl_ms = 100;
+    let relay = TestRelay::start(config).await?;
+    let mut silent = TestClient::connect(&relay.ws_url(), user_key(1)).await?;
+    let frames = silent.until_closed().await?;
+    assert!(
+        matches!(frames.as_slice(), [ServerFrame::Error { code: ErrorCode::LoginTimeout, rid: None, .. }]),
+        "{frames:?}"
+    );
+    let (_, metrics) = http_get(relay.addr, "/metrics").await?;
+    assert!(metrics.contains("catalk_logins_total{result=\"failed\"} 1"), "{metrics}");
+    assert!(metrics.contains("catalk_logins_total{result=\"ok\"} 0"), "{metrics}");
     Ok(())
 }

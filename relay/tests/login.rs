@@ -2,7 +2,7 @@
 
 use catalk_proto::{ClientFrame, ErrorCode, LoginFrame, PublicKey, ServerFrame, Signature, sign_login};
 use catalk_relay::ManualClock;
-use catalk_testkit::{TestClient, TestRelay, relay_config, user_key};
+use catalk_testkit::{TestClient, TestRelay, http_get, relay_config, user_key};
 use std::sync::Arc;
 
 fn error_code(frames: &[ServerFrame]) -> Option<ErrorCode> {
@@ -25,6 +25,16 @@ async fn online_count(relay: &TestRelay) -> usize {
     let observer = TestClient::login(&relay.ws_url(), user_key(200), "observer").await.expect("observer");
     observer.welcome.expect("welcome").online_count - 1
 }
+
+/// The value of the metric line that starts with `name` (e.g. `catalk_logins_total{result="ok"}`).
+async fn metric(relay: &TestRelay, name: &str) -> u64 {
+    let (_, text) = http_get(relay.addr, "/metrics").await.expect("metrics");
+    text.lines()
+        .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.trim().parse().ok()))
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}
+
+const LOGINS_OK: &str = "catalk_logins_total{result=\"ok\"}";
 
 #[tokio::test]
 async fn login_succeeds_and_welcome_describes_the_relay() -> anyhow::Result<()> {
@@ -93,6 +103,7 @@ async fn login_rejects_signature_by_another_key() -> anyhow::Result<()> {
     })
     .await;
     assert_eq!(code, Some(ErrorCode::BadSignature));
+    assert_eq!(online_count(&relay).await, 0, "nobody came online");
     Ok(())
 }
 
@@ -103,16 +114,19 @@ async fn login_rejects_replayed_nonce_from_another_connection() -> anyhow::Resul
     let mut first = TestClient::connect(&relay.ws_url(), user_key(1)).await?;
     let login = first.login_frame("ada", vec![]);
     assert!(matches!(first.request(&login).await?, ServerFrame::Welcome(_)));
+    let logins_before = metric(&relay, LOGINS_OK).await;
     let replayed = serde_json::to_string(&login)?;
     let code = refused_login(&relay, |_| replayed).await;
     assert_eq!(code, Some(ErrorCode::NonceMismatch));
+    assert_eq!(metric(&relay, LOGINS_OK).await, logins_before, "the replay logged nobody in");
+    assert_eq!(online_count(&relay).await, 1, "only the original login is online");
     Ok(())
 }
 
 #[tokio::test]
 async fn login_rejects_nonce_issued_to_another_connection() -> anyhow::Result<()> {
     let relay = TestRelay::start(relay_config()).await?;
-    let other = TestClient::connect(&relay.ws_url(), user_key(2)).await?;
+    let mut other = TestClient::connect(&relay.ws_url(), user_key(2)).await?;
     let foreign_nonce = other.nonce;
     let code = refused_login(&relay, |c| {
         let (key, sig) = sign_login(&c.key, &foreign_nonce, &c.relay);
@@ -128,6 +142,10 @@ async fn login_rejects_nonce_issued_to_another_connection() -> anyhow::Result<()
     })
     .await;
     assert_eq!(code, Some(ErrorCode::NonceMismatch));
+    assert_eq!(online_count(&relay).await, 0, "nobody came online");
+    // The nonce's owner can still use it: the refusal did not consume it.
+    let login = other.login_frame("bob", vec![]);
+    assert!(matches!(other.request(&login).await?, ServerFrame::Welcome(_)));
     Ok(())
 }
 
@@ -143,6 +161,7 @@ async fn login_rejects_expired_nonce() -> anyhow::Result<()> {
     let frame = client.login_frame("ada", vec![]);
     client.send(&frame).await?;
     assert_eq!(error_code(&client.until_closed().await?), Some(ErrorCode::NonceExpired));
+    assert_eq!(online_count(&relay).await, 0, "nobody came online");
     Ok(())
 }
 
@@ -167,6 +186,7 @@ async fn login_rejects_weak_key() -> anyhow::Result<()> {
     })
     .await;
     assert_eq!(code, Some(ErrorCode::WeakKey));
+    assert_eq!(online_count(&relay).await, 0, "nobody came online");
     Ok(())
 }
 
@@ -217,13 +237,19 @@ async fn malformed_and_unknown_frames_after_login_get_errors_and_change_nothing(
 async fn oversized_and_binary_frames_close_with_an_error() -> anyhow::Result<()> {
     let relay = TestRelay::start(relay_config()).await?;
     let mut client = TestClient::login(&relay.ws_url(), user_key(1), "ada").await?;
-    let huge = format!(r#"{{"t":"ping","rid":1,"pad":"{}"}}"#, "x".repeat(70 * 1024));
-    client.send_text(&huge).await?;
+    // A correctly signed post that is over the frame limit: never decoded, never applied.
+    let huge = client.post_frame("general", &"x".repeat(70 * 1024));
+    client.send(&huge).await?;
     assert_eq!(error_code(&client.until_closed().await?), Some(ErrorCode::FrameTooLarge));
+    // The session ended before anything was signed, and its key left.
+    assert_eq!(online_count(&relay).await, 0, "the closed connection left");
 
     let mut client = TestClient::login(&relay.ws_url(), user_key(1), "ada").await?;
-    client.send_binary(vec![1, 2, 3]).await?;
+    let post = client.post_frame("general", "as binary");
+    client.send_binary(serde_json::to_vec(&post)?).await?;
     assert_eq!(error_code(&client.until_closed().await?), Some(ErrorCode::Malformed));
+    assert_eq!(online_count(&relay).await, 0, "the closed connection left");
+    assert_eq!(metric(&relay, "catalk_facts_signed_total{kind=\"message\"}").await, 0, "no message was signed");
     Ok(())
 }
 

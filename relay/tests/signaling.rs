@@ -130,3 +130,79 @@ async fn the_fallback_carries_sync_messages_to_one_connection_within_its_byte_ra
     assert!(carried > 60_000, "carried bytes are counted: {carried}");
     Ok(())
 }
+
+#[tokio::test]
+async fn signals_are_rate_limited_per_connection_and_refused_signals_are_not_delivered() -> anyhow::Result<()> {
+    let mut config = relay_config();
+    config.limits.signals_per_second = 1;
+    let relay = TestRelay::start(config).await?;
+    let mut ada = TestClient::login(&relay.ws_url(), user_key(1), "ada").await?;
+    let mut bob = TestClient::login(&relay.ws_url(), user_key(2), "bob").await?;
+    let mut carl = TestClient::login(&relay.ws_url(), user_key(3), "carl").await?;
+    let to = bob.public_key();
+    let mut acked = Vec::new();
+    let mut limited = 0;
+    for rid in 1..=6 {
+        let payload = format!("ada-{rid}");
+        match ada.request(&ClientFrame::Signal { rid, to, to_conn: None, payload: payload.clone() }).await? {
+            ServerFrame::Ack { .. } => acked.push(payload),
+            ServerFrame::Error { code: ErrorCode::RateLimited, rid: Some(r), .. } if r == rid => limited += 1,
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    assert_eq!(acked.first().map(String::as_str), Some("ada-1"), "the burst admits the first signal");
+    assert!(limited >= 1, "a burst of 1 per second lets six signals in a row through: {acked:?}");
+    // Ada's other frames are not limited by her signal allowance.
+    assert!(matches!(ada.request(&ClientFrame::Ping { rid: 50 }).await?, ServerFrame::Ack { rid: 50, .. }));
+    // Another connection has its own allowance; its signal arrives after all of ada's.
+    let marker = ClientFrame::Signal { rid: 1, to, to_conn: None, payload: "carl".into() };
+    assert!(matches!(carl.request(&marker).await?, ServerFrame::Ack { rid: 1, .. }));
+    let mut delivered = Vec::new();
+    loop {
+        let (from, _, payload) = bob.signal().await?;
+        if from == carl.public_key() {
+            break;
+        }
+        delivered.push(payload);
+    }
+    assert_eq!(delivered, acked, "exactly the acknowledged signals reach bob");
+    let (_, metrics) = catalk_testkit::http_get(relay.addr, "/metrics").await?;
+    let line = format!("catalk_frames_rejected_total{{reason=\"rate_limited\"}} {limited}");
+    assert!(metrics.contains(&line), "missing {line:?} in\n{metrics}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn signals_to_a_key_that_does_not_read_end_in_peer_busy() -> anyhow::Result<()> {
+    let mut config = relay_config();
+    config.limits.signals_per_second = 1_000_000;
+    config.limits.frames_per_second = 1_000_000;
+    config.limits.frames_burst = 1_000_000;
+    // Bob's session stays blocked writing to his full socket instead of being closed.
+    config.write_timeout = Duration::from_secs(120);
+    let relay = TestRelay::start(config).await?;
+    let mut ada = TestClient::login(&relay.ws_url(), user_key(1), "ada").await?;
+    // Bob never reads: the socket buffers fill, then his 64-frame signal queue.
+    let bob = TestClient::login(&relay.ws_url(), user_key(2), "bob").await?;
+    let mut carl = TestClient::login(&relay.ws_url(), user_key(3), "carl").await?;
+    let payload = "s".repeat(16_000);
+    let mut busy_at = None;
+    // Loopback socket buffers hold a few MB: 4000 × 16 kB is far more than they and the queue take.
+    for rid in 1..=4000 {
+        let frame = ClientFrame::Signal { rid, to: bob.public_key(), to_conn: None, payload: payload.clone() };
+        match ada.request(&frame).await? {
+            ServerFrame::Ack { .. } => {}
+            ServerFrame::Error { code: ErrorCode::PeerBusy, rid: Some(r), .. } if r == rid => {
+                busy_at = Some(rid);
+                break;
+            }
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    assert!(busy_at.is_some_and(|n| n > 64), "peer_busy after the queue filled: {busy_at:?}");
+    // Ada's connection is fine and others still get her signals.
+    let frame = ClientFrame::Signal { rid: 9000, to: carl.public_key(), to_conn: None, payload: "hi".into() };
+    assert!(matches!(ada.request(&frame).await?, ServerFrame::Ack { rid: 9000, .. }));
+    assert_eq!(carl.signal().await?.2, "hi");
+    Ok(())
+}

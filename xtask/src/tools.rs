@@ -25,16 +25,58 @@ pub fn ensure_wasm_bindgen() -> anyhow::Result<()> {
     run("cargo", &["install", "wasm-bindgen-cli", "--version", WASM_BINDGEN_VERSION])
 }
 
-/// Installs the npm packages of `e2e/` (binaryen's wasm-opt, playwright-core) when missing.
+/// Oldest Node.js major version the browser tests and npm packages run on.
+const MIN_NODE_MAJOR: u32 = 18;
+
+/// The major version `node --version` prints (`v20.11.1` gives 20), if node runs.
+fn node_major() -> Option<u32> {
+    let version = output("node", &["--version"])?;
+    version.trim().trim_start_matches('v').split('.').next()?.parse().ok()
+}
+
+/// Whether this process runs as root (and so may run apt-get).
+fn is_root() -> bool {
+    output("id", &["-u"]).is_some_and(|uid| uid.trim() == "0")
+}
+
+/// Installs Debian packages with apt-get (as root only).
+fn apt_install(packages: &[&str]) -> anyhow::Result<()> {
+    run("apt-get", &["update", "-qq"])?;
+    let mut args = vec!["install", "-y", "-qq"];
+    args.extend_from_slice(packages);
+    run("apt-get", &args)
+}
+
+/// Makes sure Node.js (at least [`MIN_NODE_MAJOR`]) and npm are on PATH, installing Debian's
+/// `nodejs` and `npm` packages when either is missing and this runs as root.
+pub fn ensure_node() -> anyhow::Result<()> {
+    let have_npm = || output("npm", &["--version"]).is_some();
+    if node_major().is_none() || !have_npm() {
+        if !is_root() {
+            bail!(
+                "Node.js {MIN_NODE_MAJOR} or newer and npm are needed for the web build and the browser tests: \
+                 run `sudo apt-get install -y nodejs npm` (or install them another way)"
+            );
+        }
+        apt_install(&["nodejs", "npm"])?;
+    }
+    match node_major() {
+        None => bail!("node is still not on PATH after apt-get install nodejs"),
+        Some(major) if major < MIN_NODE_MAJOR => {
+            bail!("Node.js {major} is too old: {MIN_NODE_MAJOR} or newer is needed (`node --version`)")
+        }
+        Some(_) if !have_npm() => bail!("npm is still not on PATH after apt-get install npm"),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Installs the npm packages of `e2e/` (binaryen's wasm-opt, playwright-core) when missing,
+/// and Node.js with npm first when they are missing (the browser tests run on node too).
 pub fn ensure_npm_packages() -> anyhow::Result<()> {
+    ensure_node()?;
     let e2e = project_root().join("e2e");
     if e2e.join("node_modules/.bin/wasm-opt").exists() && e2e.join("node_modules/playwright-core").exists() {
         return Ok(());
-    }
-    if output("npm", &["--version"]).is_none() {
-        bail!(
-            "npm is needed (Node.js 18 or newer): install it with your package manager, e.g. `apt-get install nodejs npm`"
-        );
     }
     let command = if e2e.join("package-lock.json").exists() { "ci" } else { "install" };
     run("npm", &["--prefix", "e2e", command, "--no-audit", "--no-fund"])
@@ -50,11 +92,9 @@ pub fn ensure_chromium() -> anyhow::Result<String> {
     if let Some(path) = find() {
         return Ok(path);
     }
-    let is_root = output("id", &["-u"]).is_some_and(|uid| uid.trim() == "0");
-    if !is_root {
+    if !is_root() {
         bail!("Chromium is needed for the browser tests: run `sudo apt-get install -y chromium`");
     }
-    run("apt-get", &["update", "-qq"])?;
-    run("apt-get", &["install", "-y", "-qq", "chromium"])?;
+    apt_install(&["chromium"])?;
     find().ok_or_else(|| anyhow::anyhow!("chromium is still not on PATH after apt-get install"))
 }
