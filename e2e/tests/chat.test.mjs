@@ -42,6 +42,27 @@ test("two people chat, create a channel, survive reloads and relay restarts", as
       await page.waitForFunction(() => document.querySelectorAll("[data-testid=presence]").length === 2);
     }
     await shot(ada.page, "01-both-online");
+    const adaKey = await ada.page.evaluate(() => window.catalk.identity().key);
+    const bobKey = await bob.page.evaluate(() => window.catalk.identity().key);
+
+    // Each sidebar shows the user's fingerprint, and settings show the same one with the public key.
+    for (const { page } of [ada, bob]) {
+      const { fingerprint } = await page.evaluate(() => window.catalk.identity());
+      assert.ok(fingerprint.length >= 8, `fingerprint ${fingerprint}`);
+      assert.equal((await page.textContent("#me-fingerprint")).trim(), fingerprint);
+    }
+    await ada.page.click("#settings-open");
+    await ada.page.waitForSelector("#settings[open]");
+    assert.equal((await ada.page.textContent("#settings-fingerprint")).trim(),
+      (await ada.page.textContent("#me-fingerprint")).trim());
+    assert.equal(await ada.page.inputValue("#settings-key"), adaKey);
+    await ada.page.click("#settings-close");
+
+    // The owner wears an owner badge in both online lists; Bob does not.
+    for (const { page } of [ada, bob]) {
+      await page.waitForSelector(`[data-testid=presence][data-key="${adaKey}"] .badge.owner`);
+      assert.equal(await page.$(`[data-testid=presence][data-key="${bobKey}"] .badge.owner`), null);
+    }
 
     // Both ways in general.
     await send(ada.page, "hello Bob");
@@ -52,6 +73,17 @@ test("two people chat, create a channel, survive reloads and relay restarts", as
     await waitForMessage(bob.page, "hi Ada, how are you?");
     const authors = await bob.page.$$eval("[data-testid=message]", (ms) => ms.map((m) => m.dataset.author));
     assert.equal(new Set(authors).size, 2, "two distinct authors");
+    // A message's data-author is its sender's presence data-key.
+    const authorOf = (page, text) => page.$$eval("[data-testid=message]",
+      (ms, t) => ms.find((m) => m.querySelector(".text").textContent === t)?.dataset.author, text);
+    const presenceKeys = await bob.page.$$eval("[data-testid=presence]", (ps) => ps.map((p) => p.dataset.key));
+    assert.equal(await authorOf(bob.page, "hello Bob"), adaKey);
+    assert.equal(await authorOf(bob.page, "hi Ada, how are you?"), bobKey);
+    assert.ok(presenceKeys.includes(adaKey) && presenceKeys.includes(bobKey), `presence keys ${presenceKeys}`);
+    // Messages sit under a day separator.
+    const separators = await bob.page.$$eval("#message-items .day-sep[role=separator]", (ss) => ss.map((s) => s.textContent.trim()));
+    assert.ok(separators.length >= 1 && separators.every(Boolean), `day separators: ${separators}`);
+    assert.equal(await bob.page.$eval("#message-items", (el) => el.firstElementChild.classList.contains("day-sep")), true);
     const ids = await bob.page.$$eval("[data-testid=message]", (ms) => ms.map((m) => m.dataset.id));
     assert.ok(ids.every((id) => /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/.test(id)), `ULID ids: ${ids}`);
     await shot(bob.page, "02-chat-general");
@@ -103,6 +135,13 @@ test("two people chat, create a channel, survive reloads and relay restarts", as
     const texts = await messageTexts(ada.page);
     assert.ok(texts.some((t) => t.includes("hello Bob")), "old history still shown");
     await shot(ada.page, "06-chat-after-restarts");
+
+    // Ada, who never reloaded, is still the owner after the restarts: badge (in her list and in Bob's,
+    // which the restarted relay filled) and create-channel button.
+    for (const { page } of [ada, bob]) {
+      await page.waitForSelector(`[data-testid=presence][data-key="${adaKey}"] .badge.owner`, { timeout: 15_000 });
+    }
+    await ada.page.waitForSelector("[data-testid=new-channel]", { state: "visible", timeout: 15_000 });
   } finally {
     await relay.stop();
   }

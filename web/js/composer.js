@@ -38,6 +38,11 @@ export function initComposer(c, { sent }) {
     autosize();
     count();
   });
+  // Toasts sit just above the composer (app.css reads --composer-h).
+  const form = $("#composer");
+  new ResizeObserver(() => {
+    document.documentElement.style.setProperty("--composer-h", `${Math.ceil(form.getBoundingClientRect().height)}px`);
+  }).observe(form);
 }
 
 /** Switches the composer to another channel, saving and restoring drafts. */

@@ -24,6 +24,7 @@ export function initMessages(c) {
   top = $("#history-top");
   pill = $("#new-pill");
   pillText = $("#new-pill-text");
+  items.dataset.maxRows = String(MAX_ROWS); // the DOM never holds more rows than this (tests read it)
   let raf = 0;
   scroller.addEventListener("scroll", () => {
     if (!raf) raf = requestAnimationFrame(() => { raf = 0; check(); });
@@ -39,9 +40,13 @@ export const currentChannel = () => view?.channel ?? null;
 
 /** Shows a channel: its newest page, scrolled to the bottom. */
 export async function showChannel(channel) {
+  // Reloading the same channel: keep what was on screen or queued. The client announces a message
+  // before IndexedDB has committed it, so the page read below may not hold it yet.
+  const old = view && view.channel === channel ? view : null;
+  const carried = old ? [...old.pending, ...old.stash, ...Array.from(rows(), (row) => rowMsg.get(row))] : [];
   const v = {
     channel, hasOlder: true, hasNewer: false, stash: [], ids: new Set(),
-    busy: false, loading: true, pending: [], unseen: 0, error: null,
+    busy: false, loading: true, pending: carried, unseen: 0, error: null,
   };
   view = v;
   items.replaceChildren();
@@ -59,7 +64,8 @@ export async function showChannel(channel) {
   if (view !== v) return;
   v.hasOlder = page.length >= PAGE;
   v.loading = false;
-  addRows([...page, ...v.pending]);
+  addRows(page);
+  addRows(v.pending); // after the page, so that rows older than it (a gap) are skipped
   v.pending = [];
   scroller.removeAttribute("aria-busy");
   paintTop();
@@ -72,8 +78,10 @@ export async function showChannel(channel) {
 export function onLiveMessage(m) {
   const v = view;
   if (!v || m.channel !== v.channel) return false;
-  if (v.loading) { v.pending.push(m); return true; }
+  // The same message can arrive twice (the relay's copy and our own onSent copy): keep the first.
   if (v.ids.has(m.id)) return true;
+  if (v.loading) { if (!v.pending.some((p) => p.id === m.id)) v.pending.push(m); return true; }
+  if (liveQueue.some((q) => q.id === m.id)) return true;
   // Batch: a burst of messages costs one layout, not one per message.
   liveQueue.push(m);
   if (!liveTimer) liveTimer = setTimeout(flushLive, 16);
@@ -86,14 +94,16 @@ let liveTimer = 0;
 function flushLive() {
   liveTimer = 0;
   const v = view;
-  const batch = liveQueue.splice(0).filter((m) => v && m.channel === v.channel && !v.ids.has(m.id));
+  const batch = unique(liveQueue.splice(0)).filter((m) => v && m.channel === v.channel && !v.ids.has(m.id));
   if (!v || batch.length === 0) return;
+  // The channel was switched or reloaded since these were queued: showChannel adds them with its page.
+  if (v.loading) { for (const m of batch) if (!v.pending.some((p) => p.id === m.id)) v.pending.push(m); return; }
   const mine = batch.some((m) => m.author === myKey);
   if (v.hasNewer) {
     // The newest rows aren't in the DOM; don't open a gap. Mine: jump there. Others: count them.
     if (mine) { jumpToLatest(); return; }
-    if (typeof client.after !== "function") for (const m of batch) stashInsert(v, m);
-    v.unseen += batch.length;
+    const fresh = typeof client.after === "function" ? batch : batch.filter((m) => stashInsert(v, m));
+    v.unseen += fresh.length;
     showPill();
     return;
   }
@@ -110,10 +120,16 @@ function flushLive() {
   }
 }
 
-/** Inserts messages in id order (ULID text order = time order), skipping ones already shown. */
+/** Messages with repeated ids dropped (the first copy kept). */
+function unique(msgs) {
+  const seen = new Set();
+  return msgs.filter((m) => m && !seen.has(m.id) && seen.add(m.id));
+}
+
+/** Inserts messages in id order (ULID text order = time order), skipping ones already shown or repeated. */
 function addRows(msgs) {
   const v = view;
-  const fresh = msgs.filter((m) => m && m.channel === v.channel && !v.ids.has(m.id))
+  const fresh = unique(msgs).filter((m) => m.channel === v.channel && !v.ids.has(m.id))
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   for (const m of fresh) {
     const first = items.querySelector(".msg");
@@ -222,11 +238,13 @@ function trimTop() {
   scroller.scrollTop = y - (height - scroller.scrollHeight);
 }
 
+/** Adds a message to the stash in id order; false when it was there already. */
 function stashInsert(v, m) {
-  if (v.stash.some((x) => x.id === m.id)) return;
+  if (v.stash.some((x) => x.id === m.id)) return false;
   let i = v.stash.length;
   while (i > 0 && v.stash[i - 1].id > m.id) i--;
   v.stash.splice(i, 0, m);
+  return true;
 }
 
 /** Runs after scrolling: loads pages near the edges, tracks "at bottom", hides the pill. */

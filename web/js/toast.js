@@ -21,7 +21,7 @@ export function banner(id, text, { kind = "error" } = {}) {
   const box = $("#banners");
   let el = box.querySelector(`[data-banner="${CSS.escape(id)}"]`);
   if (!el) {
-    el = h("div", { class: `banner ${kind}`, role: "alert", dataset: { banner: id } },
+    el = h("div", { class: `banner ${kind}`, role: "alert", "data-testid": "banner", dataset: { banner: id } },
       h("span", { class: "banner-text" }),
       h("button", { type: "button", class: "icon-btn", "aria-label": "Dismiss", onclick: () => el.remove() }, icon("close")));
     box.append(el);
