@@ -1,7 +1,23 @@
 // Benchmark (not a test): one browser peer backfills N messages from another over WebRTC.
 // Prints one JSON line. Run from the repo root after `cargo xtask web && cargo build -p catalk-relay`:
 //   node e2e/bench/backfill.mjs [N]
+// With PROFILE=dir, CPU profiles of both pages during the fill are written there
+// (seed.cpuprofile, joiner.cpuprofile; open them in Chromium's DevTools).
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { Relay, launchBrowser, newUser, onboard } from "../tests/harness.mjs";
+
+/** Starts the V8 CPU profiler of `page`; resolves to a function that stops it and saves the profile. */
+async function profile(page, name) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("Profiler.enable");
+  await cdp.send("Profiler.setSamplingInterval", { interval: 200 });
+  await cdp.send("Profiler.start");
+  return async () => {
+    const { profile: data } = await cdp.send("Profiler.stop");
+    writeFileSync(join(process.env.PROFILE, `${name}.cpuprofile`), JSON.stringify(data));
+  };
+}
 
 const N = Number(process.argv[2] ?? 10_000);
 const relay = await new Relay(["--no-claim", "--posts-per-second", "100000", "--frames-per-second", "100000"]).start();
@@ -31,6 +47,7 @@ try {
   }, N, { timeout: 300_000, polling: 500 });
 
   const joiner = await newUser(browser, relay);
+  const stops = process.env.PROFILE ? [await profile(seed.page, "seed"), await profile(joiner.page, "joiner")] : [];
   const start = Date.now();
   await onboard(joiner.page, "Joiner");
   await joiner.page.waitForFunction(
@@ -39,6 +56,7 @@ try {
     { timeout: 600_000, polling: 50 },
   );
   const ms = Date.now() - start;
+  for (const stop of stops) await stop();
   const stored = await joiner.page.evaluate(async () => {
     const db = await new Promise((resolve) => { const r = indexedDB.open("catalk"); r.onsuccess = () => resolve(r.result); });
     return new Promise((resolve) => {
