@@ -28,6 +28,10 @@ pub struct SyncConfig {
     /// 10 MB) lets a joiner fill a typical channel at wire speed; after it
     /// the rate applies.
     pub serve_burst: u32,
+    /// Data channels other peers opened to us kept at once; one more is closed
+    /// as soon as it opens (its peer tries elsewhere). Bounds the work a popular
+    /// peer does for others (each link costs a WebRTC connection and planning).
+    pub max_inbound_links: usize,
     /// Keep only this much recent history (a virtual client's retention): older
     /// messages are neither wanted nor reported missing. `None`: all of it.
     pub window_ms: Option<u64>,
@@ -44,6 +48,7 @@ impl Default for SyncConfig {
             max_peers: 3,
             serve_facts_per_second: 5_000,
             serve_burst: 20_000,
+            max_inbound_links: 32,
             window_ms: None,
         }
     }

@@ -313,10 +313,16 @@ impl SyncEngine {
     fn connected(&mut self, id: PeerId, kind: PeerKind) {
         let bucket = self.bucket();
         let now = self.now;
+        let inbound_links = self.linked_peers().filter(|(_, p)| p.inbound && p.is_open()).count();
         let peer = self.peers.entry(id.clone()).or_insert_with(|| Peer::new(kind, bucket));
         peer.online = true;
         peer.kind = kind;
         if peer.is_open() {
+            return;
+        }
+        peer.inbound = peer.link == Link::Closed;
+        if peer.inbound && inbound_links >= self.config.max_inbound_links {
+            self.outputs.push_back(SyncOutput::Disconnect { peer: id });
             return;
         }
         peer.link = Link::Open { since: now, hello: None };

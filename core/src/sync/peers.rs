@@ -56,6 +56,8 @@ pub(crate) struct Peer {
     pub probing: BTreeSet<u64>,
     /// `sums` requests we may still send it for its latest hello.
     pub probe_budget: u32,
+    /// Whether the open data channel was opened by the peer (not asked for by us).
+    pub inbound: bool,
 }
 
 impl Peer {
@@ -76,6 +78,7 @@ impl Peer {
             judged: false,
             probing: BTreeSet::new(),
             probe_budget: 0,
+            inbound: false,
         }
     }
 

@@ -703,4 +703,25 @@ fn the_rest_of_an_answered_piece_is_spread_over_free_slots_and_requests_never_ov
     }
 }
 
+#[test]
+fn a_peer_full_of_inbound_links_closes_one_more_and_the_joiner_fills_elsewhere() {
+    let h = history();
+    let mut net = Net::default();
+    net.add("seed", PeerKind::Browser, h.all(), SyncConfig { max_inbound_links: 1, ..config() });
+    net.add("first", PeerKind::Browser, h.preamble(), config());
+    net.add("second", PeerKind::Browser, h.preamble(), config());
+    net.sees("first", "seed");
+    assert!(net.holds_all("first", &h));
+    net.sees("second", "seed");
+    assert!(!net.links.contains(&pair("second", "seed")), "the second inbound link is closed");
+    assert!(net.node("second").persisted.is_empty());
+    assert_eq!(
+        net.pages_to("seed"),
+        net.sent.iter().filter(|(f, _, m)| f == "first" && matches!(m, PeerMessage::Page { .. })).count()
+    );
+    net.sees("second", "first");
+    assert!(net.holds_all("second", &h));
+    assert_eq!(net.status("second"), HistoryStatus::Complete);
+}
+
 mod reconcile;
