@@ -118,6 +118,8 @@ test("two people chat, create a channel, survive reloads and relay restarts", as
     await waitForMessage(bob.page, "hello Bob");
     await waitForMessage(bob.page, "hi Ada, how are you?");
     await waitConnected(bob.page);
+    const fetched = await bob.page.evaluate(() => window.catalk.syncStats().fetched_facts);
+    assert.equal(fetched, 0, "after the reload the history came from IndexedDB, not from a peer");
     await shot(bob.page, "05-after-reload-and-restart");
 
     // Ada did not reload: she reconnects by herself and the two chat on.
