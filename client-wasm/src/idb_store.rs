@@ -225,6 +225,38 @@ impl IdbStore {
     }
 }
 
+/// Whether each of `facts` is already in the store. Usually one request: the keys
+/// between the batch's oldest and newest id (a backfilled page holds nothing
+/// else there); when that span holds many other records, one count per fact,
+/// all asked at once and read after.
+async fn held_among(store: &idb::ObjectStore, facts: &[&Fact]) -> Result<Vec<bool>, StoreError> {
+    let (Some(oldest), Some(newest)) = (facts.iter().map(|f| f.id).min(), facts.iter().map(|f| f.id).max()) else {
+        return Ok(Vec::new());
+    };
+    let span = KeyRange::bound(
+        &JsValue::from_str(&oldest.to_string()),
+        &JsValue::from_str(&newest.to_string()),
+        Some(false),
+        Some(false),
+    )
+    .map_err(backend)?;
+    let cap = u32::try_from(facts.len() * 2 + 16).unwrap_or(u32::MAX);
+    let keys = store.get_all_keys(Some(Query::KeyRange(span)), Some(cap)).map_err(backend)?.await.map_err(backend)?;
+    if keys.len() < cap as usize {
+        let held: std::collections::HashSet<String> = keys.iter().filter_map(|k| k.as_string()).collect();
+        return Ok(facts.iter().map(|f| held.contains(&f.id.to_string())).collect());
+    }
+    let mut asked = Vec::with_capacity(facts.len());
+    for fact in facts {
+        asked.push(store.count(Some(Query::Key(JsValue::from_str(&fact.id.to_string())))).map_err(backend)?);
+    }
+    let mut held = Vec::with_capacity(facts.len());
+    for answer in asked {
+        held.push(answer.await.map_err(backend)? > 0);
+    }
+    Ok(held)
+}
+
 /// Commits `tx` and reports why it did not, if it did not.
 async fn commit(tx: idb::Transaction) -> Result<(), StoreError> {
     let raw: web_sys::IdbTransaction = tx.into();
@@ -247,16 +279,10 @@ impl HistoryStore for IdbStore {
         let mut seen = std::collections::BTreeSet::new();
         let candidates: Vec<&Fact> =
             facts.iter().filter(|f| !matches!(f.body, FactBody::Presence { .. }) && seen.insert(f.id)).collect();
-        // Ask whether each is held all at once, then read the answers: one event-loop
-        // turn per batch instead of one per fact (a backfill page is 100 facts).
-        let mut asked = Vec::with_capacity(candidates.len());
-        for fact in &candidates {
-            let id = JsValue::from_str(&fact.id.to_string());
-            asked.push(store.count(Some(Query::Key(id))).map_err(backend)?);
-        }
+        let held = held_among(&store, &candidates).await?;
         let mut new = 0;
-        for (fact, held) in candidates.into_iter().zip(asked) {
-            if held.await.map_err(backend)? == 0 {
+        for (fact, held) in candidates.into_iter().zip(held) {
+            if !held {
                 store.put(&record(fact)?, None).map_err(backend)?;
                 new += 1;
             }

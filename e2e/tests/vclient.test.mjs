@@ -59,7 +59,14 @@ test("a late joiner fills from the virtual client when no browser holds the hist
     await onboard(e.page, "Eve");
     await waitComplete(e.page, 60_000);
     assert.equal((await storedTexts(e.page)).length, TOTAL, "E holds every message");
-    assert.equal(await vclient.metric(SERVED), served, "the virtual client's served bytes stayed flat");
+    const servedAfter = await vclient.metric(SERVED);
+    if (servedAfter !== served) {
+      // Say who asked it, for a rare failure seen under load.
+      console.log("E's sync stats:", JSON.stringify(await e.page.evaluate(() => window.catalk.syncStats())));
+      console.log("C's sync stats:", JSON.stringify(await c.page.evaluate(() => window.catalk.syncStats())));
+      console.log("virtual client log tail:", vclient.log.slice(-4000));
+    }
+    assert.equal(servedAfter, served, "the virtual client's served bytes stayed flat");
   } finally {
     await vclient.stop();
     await relay.stop();
