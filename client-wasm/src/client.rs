@@ -3,6 +3,7 @@
 
 use crate::idb_store::IdbStore;
 use crate::identity::{self, Identity};
+use crate::journal::SyncJournal;
 use crate::js;
 use crate::p2p;
 use crate::rtc::PeerLink;
@@ -49,6 +50,8 @@ pub struct Shell {
     /// Live facts waiting for the store, written together once the write in flight is done.
     unsaved: RefCell<Vec<Fact>>,
     saving: Cell<bool>,
+    /// Recent sync events, for diagnosis.
+    pub journal: SyncJournal,
 }
 
 impl Shell {
@@ -76,6 +79,7 @@ impl Shell {
             holdings_loaded: Cell::new(false),
             unsaved: RefCell::new(Vec::new()),
             saving: Cell::new(false),
+            journal: SyncJournal::default(),
         });
         if let Some(identity) = identity {
             shell.adopt_identity(identity).await;
@@ -197,6 +201,7 @@ impl Shell {
                 let output = self.sync.borrow_mut().as_mut().and_then(SyncEngine::poll_output);
                 let Some(output) = output else { break };
                 busy = true;
+                self.journal.output(now_ms(), &output);
                 p2p::apply(self, output);
             }
             if !busy {
@@ -234,8 +239,14 @@ impl Shell {
 
     /// Feeds the sync engine and carries out what it asks for.
     pub fn sync_input(self: &Rc<Self>, input: SyncInput) {
+        let now = now_ms();
+        self.journal.input(now, &input);
         if let Some(engine) = self.sync.borrow_mut().as_mut() {
-            engine.handle_input(now_ms(), input);
+            let timeouts = engine.stats().timeouts;
+            engine.handle_input(now, input);
+            if engine.stats().timeouts > timeouts {
+                self.journal.note(now, "timeout (a peer stalled or never said hello)".to_owned());
+            }
         }
         self.pump();
     }

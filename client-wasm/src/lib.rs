@@ -10,6 +10,7 @@
 mod client;
 mod idb_store;
 mod identity;
+mod journal;
 mod js;
 mod p2p;
 mod rtc;
@@ -243,6 +244,13 @@ impl CatalkClient {
     #[wasm_bindgen(js_name = syncStats)]
     pub fn sync_stats(&self) -> JsValue {
         self.shell.sync_stats()
+    }
+
+    /// The most recent peer-to-peer sync events, oldest first, each
+    /// `"<ms since the first> <what>"`: for diagnosis.
+    #[wasm_bindgen(js_name = syncJournal)]
+    pub fn sync_journal(&self) -> Vec<String> {
+        self.shell.journal.entries()
     }
 
     /// Stops the connection loop.

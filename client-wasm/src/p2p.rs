@@ -88,6 +88,7 @@ pub fn connect(shell: &Rc<Shell>, peer: String) {
                     return;
                 }
                 shell.links.borrow_mut().insert(peer.clone(), link);
+                shell.journal.note(now_ms(), format!("offer to {}", &peer[..8.min(peer.len())]));
                 let payload = SyncSignal::offer(sdp, PeerKind::Browser);
                 if let Ok(text) = serde_json::to_string(&payload) {
                     let _ = shell.with_session(|s| s.signal(key, None, text));
@@ -96,6 +97,7 @@ pub fn connect(shell: &Rc<Shell>, peer: String) {
             }
             Err(err) => {
                 web_sys::console::warn_1(&format!("catalk: WebRTC offer to {peer} failed: {err}").into());
+                shell.journal.note(now_ms(), format!("offer failed: {err}"));
                 shell.sync_input(SyncInput::Disconnected { peer });
             }
         }
@@ -107,6 +109,7 @@ pub fn on_signal(shell: &Rc<Shell>, from: PublicKey, from_conn: u64, payload: &s
     let Ok(signal) = serde_json::from_str::<SyncSignal>(payload) else { return };
     let peer = from.to_string();
     let shell = Rc::clone(shell);
+    shell.journal.note(now_ms(), format!("signal {} from {}", signal.kind_of, &peer[..8.min(peer.len())]));
     wasm_bindgen_futures::spawn_local(async move {
         match signal.kind_of.as_str() {
             "offer" => {
@@ -131,7 +134,10 @@ pub fn on_signal(shell: &Rc<Shell>, from: PublicKey, from_conn: u64, payload: &s
                             shell.pump();
                         }
                     }
-                    Err(err) => web_sys::console::warn_1(&format!("catalk: WebRTC answer failed: {err}").into()),
+                    Err(err) => {
+                        web_sys::console::warn_1(&format!("catalk: WebRTC answer failed: {err}").into());
+                        shell.journal.note(now_ms(), format!("answer failed: {err}"));
+                    }
                 }
             }
             "answer" => {

@@ -62,8 +62,11 @@ test("a late joiner fills from the virtual client when no browser holds the hist
     const servedAfter = await vclient.metric(SERVED);
     if (servedAfter !== served) {
       // Say who asked it, for a rare failure seen under load.
-      console.log("E's sync stats:", JSON.stringify(await e.page.evaluate(() => window.catalk.syncStats())));
-      console.log("C's sync stats:", JSON.stringify(await c.page.evaluate(() => window.catalk.syncStats())));
+      for (const [name, user] of [["E", e], ["C", c]]) {
+        const { stats, journal } = await user.page.evaluate(() => ({ stats: window.catalk.syncStats(), journal: window.catalk.syncJournal() }));
+        console.log(`${name}'s sync stats:`, JSON.stringify(stats));
+        console.log(`${name}'s sync journal:\n${journal.join("\n")}`);
+      }
       console.log("virtual client log tail:", vclient.log.slice(-4000));
     }
     assert.equal(servedAfter, served, "the virtual client's served bytes stayed flat");

@@ -71,8 +71,9 @@ pub const FILLING_GRACE_MS: u64 = 5_000;
 
 /// Virtual peers are the last resort: they are connected only once peers have
 /// been needed this long without a browser peer that could serve (or when no
-/// browser peer is left to try).
-pub const VIRTUAL_PATIENCE_MS: u64 = 10_000;
+/// browser peer is left to try). Long enough for one stall of a browser (the
+/// request timeout and its pause, 5 s each by default) and its retry.
+pub const VIRTUAL_PATIENCE_MS: u64 = 15_000;
 
 /// Presence arrives peer by peer: even with no browser peer to try, a virtual
 /// client is connected only once peers have been needed this long.

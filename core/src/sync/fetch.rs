@@ -108,6 +108,7 @@ impl SyncEngine {
             && let Some(p) = self.peers.get_mut(peer)
         {
             p.proven = true;
+            p.stalls = 0;
         }
         let Some(request) = self.requests.get_mut(&rid) else { return };
         request.received += u32::try_from(facts.len()).unwrap_or(u32::MAX);
@@ -197,7 +198,17 @@ impl SyncEngine {
     /// for the shorter `stall_penalty_ms`, since a slow peer may be the only one
     /// holding the range.
     pub(super) fn punish_stall(&mut self, peer: &str) {
+        let until = self.now + self.config.stall_penalty_ms;
+        let lied = self.peers.get(peer).is_some_and(|p| p.penalised_until > until);
         self.punish_for(peer, self.config.stall_penalty_ms);
+        if let Some(p) = self.peers.get_mut(peer) {
+            // A stall does not shorten a penalty for lying.
+            p.penalised_until = p.penalised_until.max(until);
+            if !lied {
+                p.stalled_until = until;
+                p.stalls += 1;
+            }
+        }
     }
 
     fn punish_for(&mut self, peer: &str, penalty_ms: u64) {

@@ -40,6 +40,12 @@ pub(crate) struct Peer {
     pub proven: bool,
     /// Not asked (nor connected to) before this time: it lied or stalled.
     pub penalised_until: u64,
+    /// When the pause after a stall (not a lie) ends: until then, after its
+    /// first stall, it is still a peer to come back to, so the last resort
+    /// waits for it.
+    pub stalled_until: u64,
+    /// Stalls since it last answered with valid facts.
+    pub stalls: u32,
     /// Not asked before this time: it refused for its rate limit.
     pub cooldown_until: u64,
     /// Not connected to again before this time: it had nothing for us.
@@ -70,6 +76,8 @@ impl Peer {
             outstanding: BTreeSet::new(),
             proven: false,
             penalised_until: 0,
+            stalled_until: 0,
+            stalls: 0,
             cooldown_until: 0,
             tried_until: 0,
             last_activity: 0,
@@ -98,6 +106,11 @@ impl Peer {
     /// Whether the peer is penalised at `now`.
     pub fn penalised(&self, now: u64) -> bool {
         now < self.penalised_until
+    }
+
+    /// Whether it waits out its first stall at `now`, to be tried once more after.
+    pub fn stalled_once(&self, now: u64) -> bool {
+        self.online && self.stalls == 1 && now < self.stalled_until && self.penalised_until <= self.stalled_until
     }
 
     /// Whether any request of ours is in flight to it.

@@ -23,7 +23,11 @@
 //!   hello, useful, or busy) and twice that in all; useless connections make
 //!   room after a grace period. Virtual clients are connected only after
 //!   [`VIRTUAL_PATIENCE_MS`] of need, or when no browser is left to try (and
-//!   need has lasted [`VIRTUAL_SETTLE_MS`], so presence can arrive).
+//!   need has lasted [`VIRTUAL_SETTLE_MS`], so presence can arrive). A browser
+//!   that stalled once is tried again after its pause before that. When
+//!   browsers' hellos had nothing for a needed channel as often as we look
+//!   before pausing (`FRUITLESS_HELLOS_PER_MAX_PEER` per `max_peers`), only
+//!   virtual clients are connected until they too are tried.
 //! - Connections useless for anything missing and idle for [`IDLE_CLOSE_MS`] close.
 
 use crate::sync::channel::ChannelState;
@@ -88,9 +92,15 @@ impl SyncEngine {
         self.mark_useless(&useful);
         let budget = self.fruitless_budget();
         let need = can_fetch && needy.iter().any(|c| self.channels.get(c).is_some_and(|s| s.fruitless < budget));
-        if need {
+        // Browser peers had nothing, as many as we ask before pausing: the last resort
+        // is tried before giving up.
+        let last_resort = can_fetch
+            && !need
+            && !needy.is_empty()
+            && self.peers.values().any(|p| p.kind == PeerKind::Virtual && p.connectable(self.now));
+        if need || last_resort {
             self.need_since.get_or_insert(self.now);
-            self.connect_more();
+            self.connect_more(last_resort);
         } else {
             self.need_since = None;
         }
@@ -212,8 +222,9 @@ impl SyncEngine {
         }
     }
 
-    /// Connects online peers while working connections are fewer than `max_peers`.
-    fn connect_more(&mut self) {
+    /// Connects online peers while working connections are fewer than `max_peers`
+    /// (only virtual clients when `last_resort`).
+    fn connect_more(&mut self, last_resort: bool) {
         let max = self.config.max_peers.max(1);
         loop {
             let working = self.linked_peers().filter(|(_, p)| working(p)).count();
@@ -227,7 +238,8 @@ impl SyncEngine {
                 }
                 return;
             }
-            let Some(id) = self.next_to_connect() else { return };
+            let next = if last_resort { self.best_to_connect(PeerKind::Virtual) } else { self.next_to_connect() };
+            let Some(id) = next else { return };
             if let Some(peer) = self.peers.get_mut(&id) {
                 peer.link = Link::Connecting { since: self.now };
                 peer.judged = false;
@@ -240,25 +252,31 @@ impl SyncEngine {
     /// The next peer to connect: browsers by rank; virtual clients once
     /// patience ran out or no browser is left.
     fn next_to_connect(&self) -> Option<String> {
-        let salt = self.salt.unwrap_or(0);
-        let best = |kind: PeerKind| {
-            self.peers
-                .iter()
-                .filter(|(_, p)| p.kind == kind && p.connectable(self.now))
-                .min_by_key(|(id, _)| rank(salt, id))
-                .map(|(id, _)| id.clone())
-        };
+        let best = |kind: PeerKind| self.best_to_connect(kind);
         let waited = |ms: u64| self.need_since.is_some_and(|since| self.now >= since + ms);
         if waited(VIRTUAL_PATIENCE_MS) {
             best(PeerKind::Virtual).or_else(|| best(PeerKind::Browser))
         } else {
-            // A browser still connecting (or connected and not yet judged useless) may serve:
-            // the last resort waits for it.
-            let browser_in_play =
-                self.linked.iter().any(|id| self.peers.get(id).is_some_and(|p| p.kind == PeerKind::Browser));
+            // A browser still connecting (or connected and not yet judged useless), or one
+            // that stalled and will be tried again, may serve: the last resort waits for it.
+            let browser_in_play = self
+                .peers
+                .iter()
+                .filter(|(_, p)| p.kind == PeerKind::Browser)
+                .any(|(id, p)| self.linked.contains(id) || p.stalled_once(self.now));
             best(PeerKind::Browser)
                 .or_else(|| best(PeerKind::Virtual).filter(|_| waited(VIRTUAL_SETTLE_MS) && !browser_in_play))
         }
+    }
+
+    /// The connectable peer of `kind` first in the salted rank.
+    fn best_to_connect(&self, kind: PeerKind) -> Option<String> {
+        let salt = self.salt.unwrap_or(0);
+        self.peers
+            .iter()
+            .filter(|(_, p)| p.kind == kind && p.connectable(self.now))
+            .min_by_key(|(id, _)| rank(salt, id))
+            .map(|(id, _)| id.clone())
     }
 
     /// Closes the longest-useless open peer past its grace; `false` if none.

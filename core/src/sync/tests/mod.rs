@@ -527,6 +527,63 @@ fn a_virtual_client_is_the_last_resort() {
     assert!(net.node("keeper").engine.served_bytes() > 0);
 }
 
+/// `late` sees a virtual `keeper` and a browser `friend` (both holding all), and
+/// `friend` does not answer.
+fn silent_friend_and_keeper() -> (History, Net) {
+    let h = history();
+    let mut net = Net::default();
+    net.add("keeper", PeerKind::Virtual, h.all(), config());
+    net.add("friend", PeerKind::Browser, h.all(), config());
+    net.serve("friend", Serving::Silent);
+    net.add("late", PeerKind::Browser, h.preamble(), config());
+    net.sees("late", "friend");
+    net.sees("late", "keeper");
+    (h, net)
+}
+
+#[test]
+fn a_browser_that_stalled_once_is_tried_again_before_the_virtual_client() {
+    let (h, mut net) = silent_friend_and_keeper();
+    // `friend` does not answer: its request times out and it is paused.
+    net.advance(config().request_timeout_ms + 1);
+    assert_eq!(net.node("late").engine.stats().timeouts, 1);
+    assert!(net.disconnects("friend"));
+    // It recovers; the joiner comes back to it when the pause is over.
+    net.serve("friend", Serving::Honest);
+    net.advance(config().stall_penalty_ms + 1);
+    assert!(net.holds_all("late", &h));
+    assert_eq!(net.pages_to("keeper"), 0, "the virtual client was not asked");
+    assert!(net.disconnects("keeper"), "nor connected");
+}
+
+#[test]
+fn a_browser_that_keeps_stalling_leaves_the_virtual_client_to_serve() {
+    let (h, mut net) = silent_friend_and_keeper();
+    // Once more silent after its pause: the keeper serves (two stalls, 5 s pause between).
+    net.advance(4 * config().request_timeout_ms);
+    assert!(net.holds_all("late", &h));
+    assert!(net.node("keeper").engine.served_bytes() > 0);
+}
+
+#[test]
+fn when_many_browsers_had_nothing_the_virtual_client_is_tried_before_giving_up() {
+    let h = history();
+    let mut net = Net::default();
+    net.add("keeper", PeerKind::Virtual, h.all(), config());
+    net.add("late", PeerKind::Browser, h.preamble(), config());
+    let empties: Vec<String> = (0..20).map(|i| format!("empty{i:02}")).collect();
+    for name in &empties {
+        net.add(name, PeerKind::Browser, h.preamble(), config());
+        net.sees("late", name);
+    }
+    net.sees("late", "keeper");
+    // Browser after browser says hello with nothing, until the joiner would stop looking:
+    // it connects the keeper then, well before the patience for busy browsers runs out.
+    net.advance(config::VIRTUAL_PATIENCE_MS - 1);
+    assert!(net.holds_all("late", &h));
+    assert!(net.pages_to("keeper") > 0);
+}
+
 #[test]
 fn nothing_is_fetched_before_trusted_keys_are_known() {
     let h = history();
