@@ -272,6 +272,13 @@ pub async fn store_self_test() -> Result<JsValue, JsValue> {
     Ok(js::to_js(&Outcome { passed: report.passed, failures: report.failures }))
 }
 
+/// Microseconds per signature to verify `count` signed messages in batches
+/// of `batch` facts (as peers' answers are verified): for benchmarks.
+#[wasm_bindgen(js_name = verifySpeed)]
+pub fn verify_speed(count: usize, batch: usize) -> f64 {
+    selftest::verify_speed(count, batch)
+}
+
 /// Installs a panic hook that reports panics on the console.
 #[wasm_bindgen(start)]
 pub fn start() {
