@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 
 /// Entries kept; older ones are dropped.
-const KEEP: usize = 256;
+const KEEP: usize = 512;
 
 /// The most recent sync events, oldest first, each `"<ms since start> <what>"`.
 #[derive(Default)]
@@ -21,11 +21,21 @@ fn short(peer: &str) -> &str {
     peer.get(..8).unwrap_or(peer)
 }
 
-/// The `t` of a peer message, read without parsing the rest.
-fn message_type(text: &str) -> &str {
-    let Some(at) = text.find("\"t\":\"") else { return "?" };
-    let rest = &text[at + 5..];
-    rest.split('"').next().unwrap_or("?")
+/// The `t` of a peer message and its `rid` if it has one (`"page 7"`),
+/// read without parsing the rest.
+fn message_type(text: &str) -> String {
+    let field = |name: &str, quoted: bool| {
+        let key = if quoted { format!("\"{name}\":\"") } else { format!("\"{name}\":") };
+        let at = text.find(&key)? + key.len();
+        let rest = &text[at..];
+        let end = rest.find(|c: char| if quoted { c == '"' } else { !c.is_ascii_digit() }).unwrap_or(rest.len());
+        Some(&rest[..end])
+    };
+    let kind = field("t", true).unwrap_or("?");
+    match field("rid", false) {
+        Some(rid) if !rid.is_empty() => format!("{kind} {rid}"),
+        _ => kind.to_owned(),
+    }
 }
 
 impl SyncJournal {
@@ -89,6 +99,7 @@ mod tests {
     #[test]
     fn names_peer_messages_by_type() {
         assert_eq!(message_type(r#"{"t":"hello","v":1}"#), "hello");
+        assert_eq!(message_type(r#"{"t":"facts","rid":42,"facts":[],"more":false}"#), "facts 42");
         assert_eq!(message_type("garbage"), "?");
     }
 }

@@ -2,7 +2,8 @@
 // Prints one JSON line. Run from the repo root after `cargo xtask web && cargo build -p catalk-relay`:
 //   node e2e/bench/backfill.mjs [N]
 // With PROFILE=dir, CPU profiles of both pages during the fill are written there
-// (seed.cpuprofile, joiner.cpuprofile; open them in Chromium's DevTools).
+// (seed.cpuprofile, joiner.cpuprofile; open them in Chromium's DevTools). With JOURNAL=dir,
+// when the joiner had a timeout both sides' sync journals are written there.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Relay, launchBrowser, newUser, onboard } from "../tests/harness.mjs";
@@ -75,6 +76,13 @@ try {
     joiner: joinerStats,
     seed: seedStats,
   }));
+  if (joinerStats.timeouts > 0 && process.env.JOURNAL) {
+    // What each side's sync did, to find the request that stalled.
+    for (const [name, user] of [["joiner", joiner], ["seed", seed]]) {
+      const journal = await user.page.evaluate(() => window.catalk.syncJournal());
+      writeFileSync(join(process.env.JOURNAL, `${name}.journal.txt`), journal.join("\n") + "\n");
+    }
+  }
 } finally {
   await browser.close();
   await relay.stop();

@@ -229,3 +229,17 @@ export async function waitStoredAtLeast(page, n, timeout = 60_000) {
     await page.waitForTimeout(200);
   }
 }
+
+/** Prints each open page's sync counters and journal (`syncJournal()`): for a failure's log. */
+export async function dumpSync(users) {
+  for (const [name, page] of Object.entries(users)) {
+    if (!page || page.isClosed()) continue;
+    try {
+      const { stats, journal } = await page.evaluate(() => ({ stats: window.catalk?.syncStats(), journal: window.catalk?.syncJournal() ?? [] }));
+      console.log(`${name}'s sync stats: ${JSON.stringify(stats)}`);
+      console.log(`${name}'s sync journal:\n${journal.join("\n")}`);
+    } catch (err) {
+      console.log(`${name}: no sync journal (${err.message})`);
+    }
+  }
+}

@@ -3,7 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import {
-  Relay, launchBrowser, newUser, onboard, waitConnected, shot, postMany, storedTexts, historyStatus, waitComplete,
+  Relay, dumpSync, launchBrowser, newUser, onboard, waitConnected, shot, postMany, storedTexts, historyStatus, waitComplete,
   waitStoredAtLeast,
 } from "./harness.mjs";
 
@@ -18,10 +18,13 @@ after(async () => {
 
 test("late joiners backfill 500 messages from peers, through departures and a lying peer", async () => {
   const relay = await new Relay(["--no-claim", "--posts-per-second", "2000", "--frames-per-second", "2000"]).start();
+  const pages = {};
   try {
     const a = await newUser(browser, relay);
+    pages.A = a.page;
     await onboard(a.page, "Ada");
     const b = await newUser(browser, relay);
+    pages.B = b.page;
     await onboard(b.page, "Bob");
     await Promise.all([postMany(a.page, 0, TOTAL / 2, "from Ada"), postMany(b.page, 0, TOTAL / 2, "from Bob")]);
     await waitStoredAtLeast(a.page, TOTAL);
@@ -34,6 +37,7 @@ test("late joiners backfill 500 messages from peers, through departures and a ly
 
     // C joins late and fills everything from A and B.
     const c = await newUser(browser, relay);
+    pages.C = c.page;
     await onboard(c.page, "Cleo");
     await waitComplete(c.page);
     const cTexts = await storedTexts(c.page);
@@ -49,6 +53,7 @@ test("late joiners backfill 500 messages from peers, through departures and a ly
 
     // D joins; A leaves in the middle of D's backfill; D completes from B (and C).
     const d = await newUser(browser, relay);
+    pages.D = d.page;
     await onboard(d.page, "Dan");
     await waitStoredAtLeast(d.page, 1);
     await a.context.close();
@@ -74,6 +79,7 @@ test("late joiners backfill 500 messages from peers, through departures and a ly
       db.close();
     });
     const e = await newUser(browser, relay);
+    pages.E = e.page;
     await onboard(e.page, "Eve");
     // E tries B, rejects every forged fact, and stores none.
     await e.page.waitForTimeout(4_000);
@@ -87,6 +93,9 @@ test("late joiners backfill 500 messages from peers, through departures and a ly
     assert.equal(eTexts.length, TOTAL);
     assert.ok(eTexts.every((t) => !t.startsWith("FORGED")), "only genuine facts");
     await shot(e.page, "11-after-liar");
+  } catch (err) {
+    await dumpSync(pages);
+    throw err;
   } finally {
     await relay.stop();
   }

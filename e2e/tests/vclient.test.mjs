@@ -3,7 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import {
-  Relay, VClient, launchBrowser, newUser, onboard, shot, postMany, storedTexts, waitComplete, waitStoredAtLeast,
+  Relay, VClient, dumpSync, launchBrowser, newUser, onboard, shot, postMany, storedTexts, waitComplete, waitStoredAtLeast,
 } from "./harness.mjs";
 
 const TOTAL = 300;
@@ -62,11 +62,7 @@ test("a late joiner fills from the virtual client when no browser holds the hist
     const servedAfter = await vclient.metric(SERVED);
     if (servedAfter !== served) {
       // Say who asked it, for a rare failure seen under load.
-      for (const [name, user] of [["E", e], ["C", c]]) {
-        const { stats, journal } = await user.page.evaluate(() => ({ stats: window.catalk.syncStats(), journal: window.catalk.syncJournal() }));
-        console.log(`${name}'s sync stats:`, JSON.stringify(stats));
-        console.log(`${name}'s sync journal:\n${journal.join("\n")}`);
-      }
+      await dumpSync({ E: e.page, C: c.page });
       console.log("virtual client log tail:", vclient.log.slice(-4000));
     }
     assert.equal(servedAfter, served, "the virtual client's served bytes stayed flat");
