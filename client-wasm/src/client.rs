@@ -46,7 +46,15 @@ pub struct Shell {
     /// `iceServers` for RTCPeerConnection (none: host candidates only, fine on a LAN).
     pub ice_servers: RefCell<Vec<catalk_proto::IceServer>>,
     online_peers: RefCell<HashMap<String, PeerKind>>,
+    /// Whether reading the store's holdings into the sync engine has begun.
+    holdings_started: Cell<bool>,
+    /// Whether the engine has the store's holdings: peers are fed to it only then,
+    /// so a device that holds the history does not look for peers as if it held none.
     holdings_loaded: Cell<bool>,
+    /// Peers we are making an offer to (the offer is being created), by key.
+    pub offering: RefCell<std::collections::HashSet<String>>,
+    /// Peers whose offer we are answering (the answer is being created), by key.
+    pub answering: RefCell<std::collections::HashSet<String>>,
     /// Live facts waiting for the store, written together once the write in flight is done.
     unsaved: RefCell<Vec<Fact>>,
     saving: Cell<bool>,
@@ -76,7 +84,10 @@ impl Shell {
             relayed: RefCell::new(HashMap::new()),
             ice_servers: RefCell::new(Vec::new()),
             online_peers: RefCell::new(HashMap::new()),
+            holdings_started: Cell::new(false),
             holdings_loaded: Cell::new(false),
+            offering: RefCell::new(std::collections::HashSet::new()),
+            answering: RefCell::new(std::collections::HashSet::new()),
             unsaved: RefCell::new(Vec::new()),
             saving: Cell::new(false),
             journal: SyncJournal::default(),
@@ -107,7 +118,10 @@ impl Shell {
         *self.identity.borrow_mut() = Some(identity);
         *self.session.borrow_mut() = Some(session);
         *self.sync.borrow_mut() = Some(SyncEngine::new(SyncConfig::default(), PeerKind::Browser, Vec::new()));
+        self.holdings_started.set(false);
         self.holdings_loaded.set(false);
+        self.offering.borrow_mut().clear();
+        self.answering.borrow_mut().clear();
         for (_, link) in self.links.borrow_mut().drain() {
             link.close();
         }
@@ -323,10 +337,11 @@ impl Shell {
         if let Some(engine) = self.sync.borrow_mut().as_mut() {
             engine.set_trusted(trusted);
         }
-        if !self.holdings_loaded.replace(true) {
+        if !self.holdings_started.replace(true) {
             let shell = Rc::clone(self);
             wasm_bindgen_futures::spawn_local(async move {
                 p2p::load_holdings(&shell).await;
+                shell.holdings_loaded.set(true);
                 let online = shell.with_session(|s| s.online_views()).unwrap_or_default();
                 shell.online_peers.borrow_mut().clear();
                 shell.update_peers(&online);

@@ -69,18 +69,37 @@ fn events(shell: &Rc<Shell>, peer: &str, kind: PeerKind, serial: u64) -> LinkEve
 /// switch to the relay's fallback (when the relay offers one).
 const FALLBACK_AFTER_MS: u32 = 4_000;
 
+/// A peer key shortened for the journal.
+fn short(peer: &str) -> &str {
+    peer.get(..8).unwrap_or(peer)
+}
+
 /// Opens a data channel to `peer` (a public key) as the offering side.
 pub fn connect(shell: &Rc<Shell>, peer: String) {
-    if shell.links.borrow().contains_key(&peer) || shell.relayed.borrow().contains_key(&peer) {
+    let busy = shell.links.borrow().contains_key(&peer)
+        || shell.relayed.borrow().contains_key(&peer)
+        || shell.answering.borrow().contains(&peer)
+        || !shell.offering.borrow_mut().insert(peer.clone());
+    if busy {
+        // A link exists or is being negotiated: its opening reports `Connected`.
         return;
     }
-    let Ok(key) = peer.parse::<PublicKey>() else { return };
+    let Ok(key) = peer.parse::<PublicKey>() else {
+        shell.offering.borrow_mut().remove(&peer);
+        return;
+    };
     let shell = Rc::clone(shell);
     wasm_bindgen_futures::spawn_local(async move {
         let kind = shell.peer_kind(&peer);
         let serial = next_serial();
         let ice_servers = js::to_js(&*shell.ice_servers.borrow());
-        match PeerLink::offer(&ice_servers, events(&shell, &peer, kind, serial)).await {
+        let offer = PeerLink::offer(&ice_servers, events(&shell, &peer, kind, serial)).await;
+        if !shell.offering.borrow_mut().remove(&peer) {
+            // The peer's own offer won while ours was being made (glare): we answer it instead.
+            shell.journal.note(now_ms(), format!("offer to {} dropped: theirs won", short(&peer)));
+            return;
+        }
+        match offer {
             Ok((mut link, sdp)) => {
                 link.serial = serial;
                 if shell.links.borrow().contains_key(&peer) {
@@ -88,7 +107,7 @@ pub fn connect(shell: &Rc<Shell>, peer: String) {
                     return;
                 }
                 shell.links.borrow_mut().insert(peer.clone(), link);
-                shell.journal.note(now_ms(), format!("offer to {}", &peer[..8.min(peer.len())]));
+                shell.journal.note(now_ms(), format!("offer to {}", short(&peer)));
                 let payload = SyncSignal::offer(sdp, PeerKind::Browser);
                 if let Ok(text) = serde_json::to_string(&payload) {
                     let _ = shell.with_session(|s| s.signal(key, None, text));
@@ -109,21 +128,38 @@ pub fn on_signal(shell: &Rc<Shell>, from: PublicKey, from_conn: u64, payload: &s
     let Ok(signal) = serde_json::from_str::<SyncSignal>(payload) else { return };
     let peer = from.to_string();
     let shell = Rc::clone(shell);
-    shell.journal.note(now_ms(), format!("signal {} from {}", signal.kind_of, &peer[..8.min(peer.len())]));
+    shell.journal.note(now_ms(), format!("signal {} from {}", signal.kind_of, short(&peer)));
     wasm_bindgen_futures::spawn_local(async move {
         match signal.kind_of.as_str() {
             "offer" => {
-                // Glare: both sides offered at once. The smaller key's offer wins,
-                // so exactly one connection survives.
+                // Glare: both sides offered at once (ours may still be in the making).
+                // The smaller key's offer wins on both sides, so exactly one connection
+                // survives; the engine's pending connect is satisfied when it opens.
                 let own = shell.identity().map(|i| i.public().to_string()).unwrap_or_default();
-                if shell.links.borrow().get(&peer).is_some_and(|link| link.offered) && own < peer {
+                let our_link_offering = shell.links.borrow().get(&peer).is_some_and(|l| l.offered && !l.is_open());
+                let offering = our_link_offering || shell.offering.borrow().contains(&peer);
+                if offering && own < peer {
+                    shell.journal.note(now_ms(), format!("offer from {} ignored: ours wins", short(&peer)));
                     return;
                 }
-                // A newer offer from the same peer replaces an older link.
-                replace_link(&shell, &peer);
+                if offering {
+                    // Theirs wins: drop ours without telling the engine it closed.
+                    shell.offering.borrow_mut().remove(&peer);
+                    if our_link_offering {
+                        let ours = shell.links.borrow_mut().remove(&peer);
+                        drop(ours);
+                    }
+                } else {
+                    // A newer offer from the same peer replaces an older link.
+                    replace_link(&shell, &peer);
+                }
+                shell.answering.borrow_mut().insert(peer.clone());
                 let serial = next_serial();
                 let ice_servers = js::to_js(&*shell.ice_servers.borrow());
-                match PeerLink::answer(&ice_servers, &signal.sdp, events(&shell, &peer, signal.kind, serial)).await {
+                let answer =
+                    PeerLink::answer(&ice_servers, &signal.sdp, events(&shell, &peer, signal.kind, serial)).await;
+                shell.answering.borrow_mut().remove(&peer);
+                match answer {
                     Ok((mut link, sdp)) => {
                         link.serial = serial;
                         replace_link(&shell, &peer);
@@ -141,7 +177,13 @@ pub fn on_signal(shell: &Rc<Shell>, from: PublicKey, from_conn: u64, payload: &s
                 }
             }
             "answer" => {
-                let link = shell.links.borrow().get(&peer).map(|link| (link.accept_answer(&signal.sdp), link.serial));
+                // Only our own offer takes an answer (after a glare the link may be one we answered).
+                let link = shell
+                    .links
+                    .borrow()
+                    .get(&peer)
+                    .filter(|link| link.offered)
+                    .map(|link| (link.accept_answer(&signal.sdp), link.serial));
                 let Some((accept, serial)) = link else { return };
                 if let Err(err) = accept.await {
                     web_sys::console::warn_1(&format!("catalk: WebRTC answer rejected: {err}").into());

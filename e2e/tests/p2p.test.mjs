@@ -92,6 +92,12 @@ test("late joiners backfill 500 messages from peers, through departures and a ly
     const eTexts = await storedTexts(e.page);
     assert.equal(eTexts.length, TOTAL);
     assert.ok(eTexts.every((t) => !t.startsWith("FORGED")), "only genuine facts");
+    // The backfilled history is on screen, newest last (IndexedDB lists by id), without a reload.
+    const newest = eTexts[eTexts.length - 1];
+    await e.page.waitForFunction((newest) => {
+      const shown = [...document.querySelectorAll("[data-testid=message]")];
+      return shown.length >= 20 && shown[shown.length - 1].textContent.includes(newest);
+    }, newest, { timeout: 10_000 });
     await shot(e.page, "11-after-liar");
   } catch (err) {
     await dumpSync(pages);

@@ -46,7 +46,7 @@ export async function showChannel(channel) {
   const carried = old ? [...old.pending, ...old.stash, ...Array.from(rows(), (row) => rowMsg.get(row))] : [];
   const v = {
     channel, hasOlder: true, hasNewer: false, stash: [], ids: new Set(),
-    busy: false, loading: true, pending: carried, unseen: 0, error: null,
+    busy: false, loading: true, pending: carried, unseen: 0, error: null, refreshAgain: false,
   };
   view = v;
   items.replaceChildren();
@@ -72,6 +72,8 @@ export async function showChannel(channel) {
   toBottom();
   stick = true;
   check();
+  // Messages backfilled while this page was read: read again, so none stays unseen.
+  if (v.refreshAgain) refreshChannel(channel);
 }
 
 /** A live message from the client. Returns true when it is for the channel on screen. */
@@ -319,7 +321,11 @@ export function scrollToLatest() { jumpToLatest(); }
  */
 export function refreshChannel(channel) {
   const v = view;
-  if (!v || v.channel !== channel || v.loading) return;
+  if (!v || v.channel !== channel) return;
+  if (v.loading) {
+    v.refreshAgain = true;
+    return;
+  }
   if (rows().length < PAGE || (atBottom() && !v.hasNewer)) {
     showChannel(channel);
     return;
