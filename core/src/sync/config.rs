@@ -35,6 +35,11 @@ pub struct SyncConfig {
     /// Keep only this much recent history (a virtual client's retention): older
     /// messages are neither wanted nor reported missing. `None`: all of it.
     pub window_ms: Option<u64>,
+    /// The shell verifies the signatures of peers' answers (for example in
+    /// worker threads): the engine asks with [`crate::sync::SyncOutput::Verify`]
+    /// and goes on with an answer's facts once [`crate::sync::SyncInput::Verified`]
+    /// says they all verify. `false`: the engine verifies them itself, at once.
+    pub verify_outside: bool,
 }
 
 impl Default for SyncConfig {
@@ -50,6 +55,7 @@ impl Default for SyncConfig {
             serve_burst: 20_000,
             max_inbound_links: 32,
             window_ms: None,
+            verify_outside: false,
         }
     }
 }

@@ -54,6 +54,21 @@ pub(super) struct Request {
     pub oldest: Option<FactId>,
     /// When the peer counts as stalled.
     pub deadline: u64,
+    /// Parts of the answer whose signatures the shell is verifying.
+    pub verifying: u32,
+    /// Set when the answer's last part arrived: its `more`.
+    pub finished: Option<bool>,
+}
+
+/// An answer's facts out for verification (`SyncConfig::verify_outside`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct PendingVerify {
+    /// Who sent them.
+    pub peer: PeerId,
+    /// The request they answer.
+    pub rid: u64,
+    /// Their channel.
+    pub channel: ChannelName,
 }
 
 /// A peer's page request waiting for the store.
@@ -85,6 +100,9 @@ pub struct SyncEngine {
     pub(super) probes: BTreeMap<u64, crate::sync::reconcile::Probe>,
     pub(super) next_rid: u64,
     pub(super) loads: BTreeMap<(PeerId, u64), PendingLoad>,
+    /// Answers out for verification, by ticket.
+    pub(super) verifying: BTreeMap<u64, PendingVerify>,
+    pub(super) next_ticket: u64,
     pub(super) outputs: VecDeque<SyncOutput>,
     pub(super) stats: SyncStats,
     pub(super) need_since: Option<u64>,
@@ -108,6 +126,8 @@ impl SyncEngine {
             probes: BTreeMap::new(),
             next_rid: 1,
             loads: BTreeMap::new(),
+            verifying: BTreeMap::new(),
+            next_ticket: 1,
             outputs: VecDeque::new(),
             stats: SyncStats::default(),
             need_since: None,
@@ -155,6 +175,7 @@ impl SyncEngine {
                 self.loaded(&peer, rid, facts, more);
                 false
             }
+            SyncInput::Verified { ticket, facts, valid } => self.on_verified(ticket, facts, valid),
         };
         if self.expire() || changed {
             self.plan();

@@ -3,11 +3,11 @@
 //! answer is dropped whole and its peer penalised and disconnected.
 
 use crate::sync::config::REFUSED_BACKOFF_MS;
-use crate::sync::engine::{Request, SyncEngine};
+use crate::sync::engine::{PendingVerify, Request, SyncEngine};
 use crate::sync::index::Link;
 use crate::sync::intervals::Range;
 use crate::sync::output::SyncOutput;
-use catalk_proto::{ChannelName, Fact, FactBody, FactId, MAX_PAGE_FACTS, PeerMessage, PublicKey, VerifyError};
+use catalk_proto::{ChannelName, Fact, FactBody, FactId, MAX_PAGE_FACTS, PeerMessage};
 
 /// Why an answer was dropped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,19 +27,17 @@ pub(crate) enum AnswerError {
     /// A fact outside the asked range.
     #[error("fact {0} is outside the asked range")]
     OutOfRange(FactId),
-    /// A fact that does not verify.
-    #[error(transparent)]
-    Invalid(#[from] VerifyError),
 }
 
-/// Checks an answer (or one part of it) to `request`.
-pub(crate) fn check_answer(
+/// Checks that an answer's facts (or one part's) are messages of `channel`
+/// inside `range`, no more than `limit` in all: everything but their
+/// signatures, which are verified after.
+fn check_shape(
     channel: &ChannelName,
     range: (Option<FactId>, Option<FactId>),
     limit: u32,
     received_before: u32,
     facts: &[Fact],
-    trusted: &[PublicKey],
 ) -> Result<(), AnswerError> {
     let received = received_before.saturating_add(u32::try_from(facts.len()).unwrap_or(u32::MAX));
     if received > limit {
@@ -55,7 +53,6 @@ pub(crate) fn check_answer(
             return Err(AnswerError::OutOfRange(fact.id));
         }
     }
-    catalk_proto::verify_facts(facts, |key| trusted.contains(key))?;
     Ok(())
 }
 
@@ -79,6 +76,8 @@ impl SyncEngine {
                 received: 0,
                 oldest: None,
                 deadline: now + self.config.request_timeout_ms,
+                verifying: 0,
+                finished: None,
             },
         );
         let message =
@@ -89,19 +88,60 @@ impl SyncEngine {
     /// An answer (or part of one) to our request `rid`.
     pub(super) fn on_facts(&mut self, peer: &str, rid: u64, facts: Vec<Fact>, more: bool) {
         let Some(request) = self.requests.get(&rid).filter(|r| r.peer == peer) else { return };
-        let checked = check_answer(
-            &request.channel,
-            (request.range.after, request.range.before),
-            request.limit,
-            request.received,
-            &facts,
-            &self.trusted,
-        );
-        if checked.is_err() {
-            self.stats.rejected_answers += 1;
-            self.punish(peer);
+        let (range, limit) = ((request.range.after, request.range.before), request.limit);
+        let channel = request.channel.clone();
+        if check_shape(&channel, range, limit, request.received, &facts).is_err() {
+            self.reject(peer);
             return;
         }
+        let now = self.now;
+        let timeout = self.config.request_timeout_ms;
+        let Some(request) = self.requests.get_mut(&rid) else { return };
+        request.received += u32::try_from(facts.len()).unwrap_or(u32::MAX);
+        request.deadline = now + timeout;
+        if !more || request.received >= request.limit {
+            request.finished = Some(more);
+        }
+        if self.config.verify_outside {
+            request.verifying += 1;
+            let ticket = self.next_ticket;
+            self.next_ticket += 1;
+            self.verifying.insert(ticket, PendingVerify { peer: peer.to_owned(), rid, channel });
+            self.outputs.push_back(SyncOutput::Verify { ticket, facts, trusted: self.trusted.clone() });
+            return;
+        }
+        let trusted = &self.trusted;
+        if catalk_proto::verify_facts(&facts, |key| trusted.contains(key)).is_err() {
+            self.reject(peer);
+            return;
+        }
+        self.accept(peer, rid, &channel, facts);
+    }
+
+    /// The shell verified an answer's facts; `true` when the plan may change.
+    pub(super) fn on_verified(&mut self, ticket: u64, facts: Vec<Fact>, valid: bool) -> bool {
+        let Some(pending) = self.verifying.remove(&ticket) else { return false };
+        if let Some(request) = self.requests.get_mut(&pending.rid).filter(|r| r.peer == pending.peer) {
+            request.verifying = request.verifying.saturating_sub(1);
+        }
+        if valid {
+            // Valid facts are kept even when their peer has gone meanwhile.
+            self.accept(&pending.peer, pending.rid, &pending.channel, facts);
+        } else {
+            self.reject(&pending.peer);
+        }
+        true
+    }
+
+    /// A bad answer: counted, its peer penalised and disconnected.
+    fn reject(&mut self, peer: &str) {
+        self.stats.rejected_answers += 1;
+        self.punish(peer);
+    }
+
+    /// Keeps the verified facts of an answer to `rid`, and closes the request
+    /// once its last part arrived and every part is verified.
+    fn accept(&mut self, peer: &str, rid: u64, channel: &ChannelName, facts: Vec<Fact>) {
         let now = self.now;
         let timeout = self.config.request_timeout_ms;
         if !facts.is_empty()
@@ -110,31 +150,29 @@ impl SyncEngine {
             p.proven = true;
             p.stalls = 0;
         }
-        let Some(request) = self.requests.get_mut(&rid) else { return };
-        request.received += u32::try_from(facts.len()).unwrap_or(u32::MAX);
-        request.oldest = facts.iter().map(|f| f.id).chain(request.oldest).min();
-        request.deadline = now + timeout;
-        let done = !more || request.received >= request.limit;
-        let request = request.clone();
-        let fresh = self.index_facts(&request.channel, facts);
+        if let Some(request) = self.requests.get_mut(&rid).filter(|r| r.peer == peer) {
+            request.oldest = facts.iter().map(|f| f.id).chain(request.oldest).min();
+            request.deadline = now + timeout;
+        }
+        let fresh = self.index_facts(channel, facts);
         if !fresh.is_empty() {
             self.stats.fetched_facts += fresh.len() as u64;
             self.outputs.push_back(SyncOutput::Persist(fresh));
         }
-        if done {
-            // Everything the peer has in the answered part is now held.
-            let answered = match request.oldest {
-                Some(oldest) if more => Range::new(Some(oldest), request.range.before),
-                _ => request.range,
-            };
-            if let Some(state) = self.channels.get_mut(&request.channel) {
-                state.note_answered(peer, answered);
-            }
-            self.requests.remove(&rid);
-            if let Some(p) = self.peers.get_mut(peer) {
-                p.outstanding.remove(&rid);
-                p.last_activity = now;
-            }
+        let Some(request) = self.requests.get(&rid).filter(|r| r.peer == peer && r.verifying == 0) else { return };
+        let Some(more) = request.finished else { return };
+        // Everything the peer has in the answered part is now held.
+        let answered = match request.oldest {
+            Some(oldest) if more => Range::new(Some(oldest), request.range.before),
+            _ => request.range,
+        };
+        if let Some(state) = self.channels.get_mut(&request.channel) {
+            state.note_answered(peer, answered);
+        }
+        self.requests.remove(&rid);
+        if let Some(p) = self.peers.get_mut(peer) {
+            p.outstanding.remove(&rid);
+            p.last_activity = now;
         }
     }
 

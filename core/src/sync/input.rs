@@ -51,6 +51,15 @@ pub enum SyncInput {
         /// Messages with smaller ids are gone.
         before: catalk_proto::FactId,
     },
+    /// The answer to Output::Verify.
+    Verified {
+        /// The `ticket` of the Verify.
+        ticket: u64,
+        /// Its facts, given back.
+        facts: Vec<Fact>,
+        /// Whether every signature of every fact verified.
+        valid: bool,
+    },
     /// The answer to Output::Load: facts from the local store, newest first.
     ///
     /// Give exactly `limit` facts when the range holds more (`more: true`);

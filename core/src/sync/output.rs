@@ -2,7 +2,7 @@
 
 use crate::sync::input::PeerId;
 use crate::sync::status::HistoryStatus;
-use catalk_proto::{ChannelName, Fact, FactId};
+use catalk_proto::{ChannelName, Fact, FactId, PublicKey};
 
 /// One thing to do, from [`crate::sync::SyncEngine::poll_output`].
 #[derive(Debug, Clone, PartialEq)]
@@ -26,6 +26,17 @@ pub enum SyncOutput {
     },
     /// Verified backfilled facts: the shell stores them, then feeds them back as `Stored`.
     Persist(Vec<Fact>),
+    /// Only with `SyncConfig::verify_outside`: check every fact's signatures with
+    /// [`catalk_proto::verify_facts`] against `trusted`, then answer with
+    /// `Verified` (same `ticket`, the facts given back). Answers may come in any order.
+    Verify {
+        /// Echo in `Verified`.
+        ticket: u64,
+        /// The facts of one answer from a peer (already checked for channel and range).
+        facts: Vec<Fact>,
+        /// The relay keys facts may be signed by.
+        trusted: Vec<PublicKey>,
+    },
     /// Serve a peer's page from the store: up to `limit` messages of `channel`
     /// with `after < id < before`, newest first; answer with `Loaded`.
     Load {

@@ -13,15 +13,16 @@ impl SyncEngine {
     pub(super) fn expire(&mut self) -> bool {
         let now = self.now;
         // Each request has its own deadline; a peer whose requests time out
-        // together stalled once.
+        // together stalled once. One whose answer is being verified by the shell
+        // is not waiting for its peer.
         let stalled: std::collections::BTreeSet<String> = self
             .requests
             .values()
-            .filter(|r| r.deadline <= now)
+            .filter(|r| r.deadline <= now && r.verifying == 0)
             .map(|r| r.peer.clone())
             .chain(self.probes.values().filter(|p| p.deadline <= now).map(|p| p.peer.clone()))
             .collect();
-        self.requests.retain(|_, r| r.deadline > now);
+        self.requests.retain(|_, r| r.deadline > now || r.verifying > 0);
         self.probes.retain(|_, p| p.deadline > now);
         let mut silent = Vec::new();
         let mut unopened = Vec::new();

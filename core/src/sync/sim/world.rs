@@ -199,6 +199,12 @@ impl<'h> World<'h> {
                     let at = self.now + 1;
                     self.schedule(at, Event::Input { node: n, input: SyncInput::Loaded { peer, rid, facts, more } });
                 }
+                SyncOutput::Verify { ticket, facts, trusted } => {
+                    // As a worker thread would: answered a moment later.
+                    let valid = catalk_proto::verify_facts(&facts, |key| trusted.contains(key)).is_ok();
+                    let at = self.now + 1;
+                    self.schedule(at, Event::Input { node: n, input: SyncInput::Verified { ticket, facts, valid } });
+                }
                 SyncOutput::Status { status, .. } => self.status(n, &status),
             }
         }

@@ -42,6 +42,10 @@ struct Net {
     budget: BTreeMap<String, usize>,
     /// Open data channels, as unordered pairs.
     links: BTreeSet<(String, String)>,
+    /// When set, `Verify` outputs wait here for [`Net::verify_held`] instead of
+    /// being answered at once: (node, ticket, facts, valid).
+    hold_verifications: bool,
+    held: Vec<(String, u64, Vec<Fact>, bool)>,
 }
 
 fn pair(a: &str, b: &str) -> (String, String) {
@@ -154,6 +158,14 @@ impl Net {
                     let (facts, more) = load(node, &channel, before, after, limit);
                     self.queue.push_back((name.into(), SyncInput::Loaded { peer, rid, facts, more }));
                 }
+                SyncOutput::Verify { ticket, facts, trusted } => {
+                    let valid = catalk_proto::verify_facts(&facts, |key| trusted.contains(key)).is_ok();
+                    if self.hold_verifications {
+                        self.held.push((name.into(), ticket, facts, valid));
+                    } else {
+                        self.queue.push_back((name.into(), SyncInput::Verified { ticket, facts, valid }));
+                    }
+                }
                 SyncOutput::Status { status, .. } => node.statuses.push(status),
             }
         }
@@ -181,6 +193,13 @@ impl Net {
             }
         }
         self.now = end;
+    }
+
+    /// Answers the held verifications, latest first, until none is held.
+    fn verify_held_in_reverse(&mut self) {
+        while let Some((node, ticket, facts, valid)) = self.held.pop() {
+            self.input(&node, SyncInput::Verified { ticket, facts, valid });
+        }
     }
 
     fn node(&self, name: &str) -> &Node {
@@ -324,6 +343,47 @@ fn a_chain_start_at_the_bottom_is_filled_from_below() {
     net.sees("late", "seed");
     assert!(net.holds_all("late", &h));
     assert_eq!(net.status("late"), HistoryStatus::Complete);
+}
+
+#[test]
+fn answers_verified_by_the_shell_in_any_order_fill_the_history() {
+    let h = History::new("general", 1_000, Some(600));
+    let outside = SyncConfig { verify_outside: true, ..config() };
+    let mut net = Net { hold_verifications: true, ..Net::default() };
+    net.add("seed", PeerKind::Browser, h.all(), config());
+    net.add("late", PeerKind::Browser, h.preamble(), outside);
+    net.link("late", "seed");
+    for _ in 0..100 {
+        if net.held.is_empty() {
+            break;
+        }
+        net.verify_held_in_reverse();
+    }
+    assert!(net.holds_all("late", &h));
+    assert_eq!(net.status("late"), HistoryStatus::Complete);
+    assert_eq!(net.node("late").engine.stats().timeouts, 0);
+    // Each fact was sent once: the pieces in flight were not asked again while verified.
+    assert_eq!(net.node("late").engine.stats().fetched_facts, 1_000);
+}
+
+#[test]
+fn nothing_is_kept_before_the_shell_verified_it_and_a_forged_answer_is_rejected() {
+    let h = history();
+    let outside = SyncConfig { verify_outside: true, ..config() };
+    let mut net = Net { hold_verifications: true, ..Net::default() };
+    net.add("liar", PeerKind::Browser, h.all(), config());
+    net.serve("liar", Serving::Forged);
+    net.add("late", PeerKind::Browser, h.preamble(), outside);
+    net.link("late", "liar");
+    assert!(!net.held.is_empty());
+    assert_eq!(net.node("late").persisted.len(), 0, "nothing kept while verifying");
+    net.advance(config().request_timeout_ms * 2);
+    assert_eq!(net.node("late").engine.stats().timeouts, 0, "verifying is not stalling");
+    net.verify_held_in_reverse();
+    assert!(net.disconnects("liar"), "the liar is dropped");
+    assert_eq!(net.node("late").persisted.len(), 0);
+    assert_eq!(net.node("late").engine.stats().rejected_answers, 1);
+    assert_eq!(forged_persisted(&net, &h), 0);
 }
 
 #[test]
