@@ -60,6 +60,11 @@ pub struct Shell {
     saving: Cell<bool>,
     /// Recent sync events, for diagnosis.
     pub journal: SyncJournal,
+    /// Verifies peers' answers elsewhere (a pool of workers): called with
+    /// `(ticket, factsJson, trustedJson)`; the page answers with `verified`.
+    pub verifier: RefCell<Option<js_sys::Function>>,
+    /// Facts out for verification, by ticket.
+    pub verifying: RefCell<crate::verify::OutForVerification>,
 }
 
 impl Shell {
@@ -91,6 +96,8 @@ impl Shell {
             unsaved: RefCell::new(Vec::new()),
             saving: Cell::new(false),
             journal: SyncJournal::default(),
+            verifier: RefCell::new(None),
+            verifying: RefCell::new(HashMap::new()),
         });
         if let Some(identity) = identity {
             shell.adopt_identity(identity).await;
@@ -117,11 +124,14 @@ impl Shell {
         }
         *self.identity.borrow_mut() = Some(identity);
         *self.session.borrow_mut() = Some(session);
-        *self.sync.borrow_mut() = Some(SyncEngine::new(SyncConfig::default(), PeerKind::Browser, Vec::new()));
+        // Answers from peers are verified off the main thread when the page gave a verifier (p2p::verify).
+        let config = SyncConfig { verify_outside: true, ..SyncConfig::default() };
+        *self.sync.borrow_mut() = Some(SyncEngine::new(config, PeerKind::Browser, Vec::new()));
         self.holdings_started.set(false);
         self.holdings_loaded.set(false);
         self.offering.borrow_mut().clear();
         self.answering.borrow_mut().clear();
+        self.verifying.borrow_mut().clear();
         for (_, link) in self.links.borrow_mut().drain() {
             link.close();
         }

@@ -16,6 +16,7 @@ mod p2p;
 mod rtc;
 mod selftest;
 mod socket;
+mod verify;
 mod webcrypto;
 
 use catalk_core::{HistoryStore, MessageView};
@@ -246,6 +247,22 @@ impl CatalkClient {
         self.shell.sync_stats()
     }
 
+    /// Lets `verifier(ticket, factsJson, trustedJson)` verify the signatures of
+    /// peers' answers (in worker threads, with `verifyFactsJson`); it answers
+    /// with `verified(ticket, valid)`. Without one they are verified on this thread.
+    #[wasm_bindgen(js_name = setVerifier)]
+    pub fn set_verifier(&self, verifier: Option<js_sys::Function>) {
+        *self.shell.verifier.borrow_mut() = verifier;
+    }
+
+    /// The verifier's answer for `ticket`: `true` / `false`, or `undefined` when it
+    /// could not verify (then this thread does).
+    pub fn verified(&self, ticket: f64, valid: Option<bool>) {
+        // Tickets are small integers, exact in an f64.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        verify::verified(&self.shell, ticket as u64, valid);
+    }
+
     /// The most recent peer-to-peer sync events, oldest first, each
     /// `"<ms since the first> <what>"`: for diagnosis.
     #[wasm_bindgen(js_name = syncJournal)]
@@ -270,6 +287,20 @@ pub async fn store_self_test() -> Result<JsValue, JsValue> {
     }
     let report = selftest::run().await.map_err(|e| js::error("storage", &e.to_string()))?;
     Ok(js::to_js(&Outcome { passed: report.passed, failures: report.failures }))
+}
+
+/// Verifies facts given as JSON (an array of facts, docs/protocol.md §8.4)
+/// against the trusted relay keys (a JSON array of keys): `true` only when every
+/// relay and author signature verifies. For the verifier workers.
+#[wasm_bindgen(js_name = verifyFactsJson)]
+pub fn verify_facts_json(facts_json: &str, trusted_json: &str) -> bool {
+    let (Ok(facts), Ok(trusted)) = (
+        serde_json::from_str::<Vec<catalk_proto::Fact>>(facts_json),
+        serde_json::from_str::<Vec<PublicKey>>(trusted_json),
+    ) else {
+        return false;
+    };
+    catalk_proto::verify_facts(&facts, |key| trusted.contains(key)).is_ok()
 }
 
 /// Microseconds per signature to verify `count` signed messages in batches

@@ -8,6 +8,7 @@
 use crate::client::{Shell, now_ms};
 use crate::js;
 use crate::rtc::{LinkEvents, PeerLink};
+use crate::verify;
 use catalk_core::HistoryStore;
 use catalk_core::sync::{SyncInput, SyncOutput, load_page};
 use catalk_proto::{Fact, FactBody, PeerKind, PublicKey, SyncSignal};
@@ -293,6 +294,7 @@ pub fn apply(shell: &Rc<Shell>, output: SyncOutput) {
             });
         }
         SyncOutput::Status { channel, status } => shell.emit_history(&channel, &status),
+        SyncOutput::Verify { ticket, facts, trusted } => verify::verify(shell, ticket, facts, trusted),
     }
 }
 

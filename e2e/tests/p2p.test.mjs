@@ -43,6 +43,10 @@ test("late joiners backfill 500 messages from peers, through departures and a ly
     const cTexts = await storedTexts(c.page);
     assert.equal(cTexts.length, TOTAL, "C holds every message");
     assert.equal(new Set(cTexts).size, TOTAL, "no duplicates");
+    // The answers were verified in worker threads, not on the page's.
+    const pool = await c.page.evaluate(() => window.catalkVerifier);
+    assert.ok(pool.workers >= 1 && pool.verified >= TOTAL / 100, `verifier workers used: ${JSON.stringify(pool)}`);
+    assert.equal(pool.handedBack, 0);
     // Scrolling up shows the oldest messages, fetched from peers and stored.
     await c.page.waitForSelector("[data-testid=message]");
     for (let i = 0; i < 20; i++) {

@@ -247,6 +247,11 @@ impl Shell {
                 self.sync.handle_input(now_ms(), SyncInput::Loaded { peer, rid, facts, more });
             }
             SyncOutput::Status { channel, status } => tracing::debug!(%channel, ?status, "history status"),
+            SyncOutput::Verify { ticket, facts, trusted } => {
+                // Only asked for with `verify_outside`; verified here, on the shell's task.
+                let valid = catalk_proto::verify_facts(&facts, |key| trusted.contains(key)).is_ok();
+                self.sync.handle_input(now_ms(), SyncInput::Verified { ticket, facts, valid });
+            }
         }
     }
 

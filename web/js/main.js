@@ -13,6 +13,7 @@ import { initHistory, showHistory, onHistory, onBackfill } from "./history.js";
 import { initComposer, setComposerChannel, setCanPost, focusComposer } from "./composer.js";
 import { renderPresence, setPresenceStale } from "./presence.js";
 import { initSettings } from "./settings.js";
+import { useVerifierWorkers } from "./verifier.js";
 
 const CHANNEL_KEY = "catalk.channel";
 const phone = matchMedia("(max-width: 640px)");
@@ -39,6 +40,7 @@ async function boot() {
     client = await pkg.CatalkClient.open(`${scheme}://${location.host}/ws`);
     // Handy in the console (and for the browser tests): the client API of docs/client-api.md.
     window.catalk = client;
+    useVerifierWorkers(client);
     await useRelayIceServers(client);
   } catch (err) {
     fatal(err);
