@@ -5,7 +5,8 @@
 //! The engine reads no clock, draws no randomness and touches no socket or
 //! store: time is the `now_ms` argument, the shell opens data channels and
 //! reads and writes the store when asked to (`Load` → `Loaded`,
-//! `Persist` → `Stored`).
+//! `Persist` → `Stored`), and, with `SyncConfig::verify_outside`, verifies
+//! signatures where it likes (`Verify` → `Verified`, e.g. in worker threads).
 //!
 //! # Run loop
 //!
@@ -24,6 +25,7 @@
 //!                 engine.handle_input(now(), SyncInput::Loaded { peer, rid, facts, more })
 //!             }
 //!             SyncOutput::Status { channel, status } => ui.history_status(channel, status),
+//!             SyncOutput::Verify { ticket, facts, trusted } => workers.verify(ticket, facts, trusted), // later: Verified
 //!         }
 //!     }
 //!     select! {
@@ -103,7 +105,9 @@
 //! be a message of the asked channel inside the asked range and verify
 //! (batch verification); otherwise the whole answer is dropped, the peer is
 //! penalised for `penalty_ms` and disconnected, and the range is asked
-//! elsewhere. Valid facts are indexed at once and emitted as `Persist`. A
+//! elsewhere. Valid facts are indexed at once and emitted as `Persist` (with
+//! `verify_outside`, once the shell's `Verified` says so; a request whose
+//! answer is being verified is not a stall). A
 //! peer that answered a range in full is not asked for it again (it lacks
 //! what is still missing there; withholding is not punished, but the range
 //! stays missing and goes to the next peer that may hold it). A request
