@@ -3,7 +3,8 @@
 //   node e2e/bench/backfill.mjs [N]
 // With PROFILE=dir, CPU profiles of both pages during the fill are written there
 // (seed.cpuprofile, joiner.cpuprofile; open them in Chromium's DevTools). With JOURNAL=dir,
-// when the joiner had a timeout both sides' sync journals are written there.
+// when the joiner had a timeout both sides' sync journals are written there. With WORKERS=0 the
+// joiner verifies on its page's thread instead of in its verifier workers.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Relay, launchBrowser, newUser, onboard } from "../tests/harness.mjs";
@@ -48,6 +49,11 @@ try {
   }, N, { timeout: 300_000, polling: 500 });
 
   const joiner = await newUser(browser, relay);
+  if (process.env.WORKERS === "0") {
+    // Verify on the page's thread, as before the verifier workers (for comparison).
+    await joiner.page.waitForFunction(() => window.catalk !== undefined);
+    await joiner.page.evaluate(() => window.catalk.setVerifier(undefined));
+  }
   const stops = process.env.PROFILE ? [await profile(seed.page, "seed"), await profile(joiner.page, "joiner")] : [];
   const start = Date.now();
   await onboard(joiner.page, "Joiner");

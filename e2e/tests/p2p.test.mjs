@@ -35,8 +35,9 @@ test("late joiners backfill 500 messages from peers, through departures and a ly
     await waitConnected(a.page, 40_000);
     await waitConnected(b.page, 40_000);
 
-    // C joins late and fills everything from A and B.
-    const c = await newUser(browser, relay);
+    // C joins late and fills everything from A and B, verifying in worker threads
+    // (forced on: by default only machines with 4 or more cores use them).
+    const c = await newUser(browser, relay, { initScript: () => localStorage.setItem("catalk.verifierWorkers", "on") });
     pages.C = c.page;
     await onboard(c.page, "Cleo");
     await waitComplete(c.page);

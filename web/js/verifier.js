@@ -1,11 +1,27 @@
 // A pool of verifier workers (verify-worker.js) for the client's `setVerifier`:
 // peers' answers are verified on the machine's other cores while the page stays
-// responsive. Falls back to the page's thread when workers are unavailable.
+// responsive. Only with cores to spare: on 2 cores the workers compete with the
+// page and the browser, and a 10,000-message fill was slower with them
+// (docs/benchmarks.md). Falls back to the page's thread when workers fail.
 
-/** How many workers: the cores beyond the page's own, at least one, at most four. */
+/** Forces workers on or off (`"on"` / `"off"`), e.g. for tests; otherwise by core count. */
+const OVERRIDE_KEY = "catalk.verifierWorkers";
+const MIN_CORES = 4;
+
+function cores() {
+  return navigator.hardwareConcurrency || 2;
+}
+
+function wanted() {
+  let forced = null;
+  try { forced = localStorage.getItem(OVERRIDE_KEY); } catch { forced = null; }
+  if (forced === "on" || forced === "off") return forced === "on";
+  return cores() >= MIN_CORES;
+}
+
+/** How many workers: the cores beyond the page's and the browser's, one to four. */
 function poolSize() {
-  const cores = navigator.hardwareConcurrency || 2;
-  return Math.min(4, Math.max(1, cores - 1));
+  return Math.min(4, Math.max(1, cores() - 2));
 }
 
 /** What the pool did (also `window.catalkVerifier`, for the browser tests). */
@@ -16,8 +32,8 @@ export const verifierStats = { workers: 0, verified: 0, handedBack: 0 };
  * Each job goes to the worker with the fewest jobs in flight.
  */
 export function useVerifierWorkers(client) {
-  if (typeof Worker !== "function") return;
   window.catalkVerifier = verifierStats;
+  if (typeof Worker !== "function" || !wanted()) return;
   let workers = null;
   const start = () => {
     workers = [];

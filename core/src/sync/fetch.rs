@@ -104,6 +104,13 @@ impl SyncEngine {
         }
         if self.config.verify_outside {
             request.verifying += 1;
+            if request.finished.is_some()
+                && let Some(p) = self.peers.get_mut(peer)
+            {
+                // The peer is done with it: its slot is free while we verify (the
+                // request stays, so its range is not asked again meanwhile).
+                p.outstanding.remove(&rid);
+            }
             let ticket = self.next_ticket;
             self.next_ticket += 1;
             self.verifying.insert(ticket, PendingVerify { peer: peer.to_owned(), rid, channel });
