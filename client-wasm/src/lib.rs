@@ -317,3 +317,26 @@ pub fn start() {
         web_sys::console::error_1(&format!("catalk panicked: {info}").into());
     }));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::verify_facts_json;
+    use catalk_core::sync::sim::history::{History, forge, relay_public};
+
+    fn json<T: serde::Serialize>(value: &T) -> String {
+        serde_json::to_string(value).unwrap_or_default()
+    }
+
+    #[test]
+    fn the_workers_entry_point_accepts_only_genuine_facts_from_trusted_relays() {
+        let history = History::new("general", 20, None);
+        let trusted = json(&vec![relay_public()]);
+        assert!(verify_facts_json(&json(&history.messages), &trusted));
+        let mut forged = history.messages.clone();
+        forged[7] = forge(&forged[7]);
+        assert!(!verify_facts_json(&json(&forged), &trusted), "one forged fact fails the batch");
+        assert!(!verify_facts_json(&json(&history.messages), "[]"), "no trusted relay");
+        assert!(!verify_facts_json("[{\"id\":", &trusted), "malformed facts");
+        assert!(!verify_facts_json(&json(&history.messages), "not json"), "malformed keys");
+    }
+}
