@@ -250,7 +250,7 @@ impl Shell {
             }
             Output::Persist(facts) => self.persist(facts),
             Output::Signal { from, from_conn, payload } => p2p::on_signal(self, from, from_conn, &payload),
-            Output::Peer { from, from_conn, text } => p2p::on_relayed(self, &from, from_conn, text),
+            Output::Peer { from, from_conn, msg } => p2p::on_relayed(self, &from, from_conn, msg),
             Output::Event(event) => self.emit(event),
             Output::Resolve { rid, result } => {
                 if let Some(reply) = self.pending.borrow_mut().remove(&rid) {

@@ -11,7 +11,7 @@ use crate::rtc::{LinkEvents, PeerLink};
 use crate::verify;
 use catalk_core::HistoryStore;
 use catalk_core::sync::{SyncInput, SyncOutput, load_page};
-use catalk_proto::{Fact, FactBody, PeerKind, PublicKey, SyncSignal};
+use catalk_proto::{Fact, FactBody, PeerKind, PeerMessage, PublicKey, SignalKind, SyncSignal};
 use std::rc::Rc;
 
 thread_local! {
@@ -129,10 +129,10 @@ pub fn on_signal(shell: &Rc<Shell>, from: PublicKey, from_conn: u64, payload: &s
     let Ok(signal) = serde_json::from_str::<SyncSignal>(payload) else { return };
     let peer = from.to_string();
     let shell = Rc::clone(shell);
-    shell.journal.note(now_ms(), format!("signal {} from {}", signal.kind_of, short(&peer)));
+    shell.journal.note(now_ms(), format!("signal {:?} from {}", signal.signal, short(&peer)));
     wasm_bindgen_futures::spawn_local(async move {
-        match signal.kind_of.as_str() {
-            "offer" => {
+        match signal.signal {
+            SignalKind::Offer => {
                 // Glare: both sides offered at once (ours may still be in the making).
                 // The smaller key's offer wins on both sides, so exactly one connection
                 // survives; the engine's pending connect is satisfied when it opens.
@@ -177,7 +177,7 @@ pub fn on_signal(shell: &Rc<Shell>, from: PublicKey, from_conn: u64, payload: &s
                     }
                 }
             }
-            "answer" => {
+            SignalKind::Answer => {
                 // Only our own offer takes an answer (after a glare the link may be one we answered).
                 let link = shell
                     .links
@@ -192,13 +192,13 @@ pub fn on_signal(shell: &Rc<Shell>, from: PublicKey, from_conn: u64, payload: &s
                 }
                 fall_back_if_stuck(&shell, from, from_conn, serial).await;
             }
-            "relay" if fallback_enabled(&shell) => {
+            SignalKind::Relay if fallback_enabled(&shell) => {
                 // The offering side could not open a data channel: go through the relay.
                 replace_link(&shell, &peer);
                 shell.relayed.borrow_mut().insert(peer.clone(), from_conn);
                 shell.sync_input(SyncInput::Connected { peer, kind: signal.kind });
             }
-            "close" if shell.relayed.borrow().get(&peer) == Some(&from_conn) => {
+            SignalKind::Close if shell.relayed.borrow().get(&peer) == Some(&from_conn) => {
                 shell.relayed.borrow_mut().remove(&peer);
                 shell.sync_input(SyncInput::Disconnected { peer });
             }
@@ -223,7 +223,7 @@ async fn fall_back_if_stuck(shell: &Rc<Shell>, to: PublicKey, to_conn: u64, seri
     web_sys::console::info_1(&format!("catalk: no data channel to {peer}; syncing through the relay").into());
     replace_link(shell, &peer);
     shell.relayed.borrow_mut().insert(peer.clone(), to_conn);
-    let payload = SyncSignal { sync: 1, kind_of: "relay".into(), sdp: String::new(), kind: PeerKind::Browser };
+    let payload = SyncSignal::bare(SignalKind::Relay, PeerKind::Browser);
     if let Ok(text) = serde_json::to_string(&payload) {
         let _ = shell.with_session(|s| s.signal(to, Some(to_conn), text));
     }
@@ -232,10 +232,10 @@ async fn fall_back_if_stuck(shell: &Rc<Shell>, to: PublicKey, to_conn: u64, seri
 }
 
 /// A peer message the relay carried from `from` (connection `from_conn`).
-pub fn on_relayed(shell: &Rc<Shell>, from: &PublicKey, from_conn: u64, text: String) {
+pub fn on_relayed(shell: &Rc<Shell>, from: &PublicKey, from_conn: u64, message: PeerMessage) {
     let peer = from.to_string();
     if shell.relayed.borrow().get(&peer) == Some(&from_conn) {
-        shell.sync_input(SyncInput::Received { peer, text });
+        shell.sync_input(SyncInput::Message { peer, message });
     }
 }
 
@@ -246,8 +246,7 @@ pub fn apply(shell: &Rc<Shell>, output: SyncOutput) {
         SyncOutput::Disconnect { peer } => {
             let relayed = shell.relayed.borrow_mut().remove(&peer);
             if let (Some(conn), Ok(key)) = (relayed, peer.parse::<PublicKey>()) {
-                let close =
-                    SyncSignal { sync: 1, kind_of: "close".into(), sdp: String::new(), kind: PeerKind::Browser };
+                let close = SyncSignal::bare(SignalKind::Close, PeerKind::Browser);
                 if let Ok(text) = serde_json::to_string(&close) {
                     let _ = shell.with_session(|s| s.signal(key, Some(conn), text));
                 }
@@ -262,7 +261,9 @@ pub fn apply(shell: &Rc<Shell>, output: SyncOutput) {
             let relayed = shell.relayed.borrow().get(&peer).copied();
             match (relayed, peer.parse::<PublicKey>()) {
                 (Some(conn), Ok(key)) => {
-                    let _ = shell.with_session(|s| s.send_peer(key, conn, &text));
+                    if let Ok(message) = serde_json::from_str::<PeerMessage>(&text) {
+                        let _ = shell.with_session(|s| s.send_peer(key, conn, message));
+                    }
                 }
                 _ => {
                     if let Some(link) = shell.links.borrow().get(&peer) {

@@ -245,8 +245,9 @@ fn planning(c: &mut Criterion) {
             for _ in 0..iters {
                 now += 2;
                 let (peer, rid) = in_flight.pop_front().expect("requests in flight");
-                let text = serde_json::to_string(&PeerMessage::Refused { rid, code: "rate_limited".into() })
-                    .expect("a refusal encodes");
+                let text =
+                    serde_json::to_string(&PeerMessage::Refused { rid, code: catalk_proto::RefusalCode::RateLimited })
+                        .expect("a refusal encodes");
                 let start = Instant::now();
                 engine.handle_input(now, SyncInput::Received { peer, text });
                 let outputs = drain(&mut engine);

@@ -124,14 +124,14 @@ pub enum Output {
         /// Opaque payload.
         payload: String,
     },
-    /// A peer sync message carried by the relay (the fallback); feed it to the sync engine.
+    /// A peer sync message carried by the relay (the fallback).
     Peer {
         /// Sender key.
         from: PublicKey,
         /// Sender connection.
         from_conn: u64,
-        /// The `PeerMessage` as JSON.
-        text: String,
+        /// The message.
+        msg: catalk_proto::PeerMessage,
     },
     /// The request `rid` finished.
     Resolve {
@@ -375,9 +375,7 @@ impl ClientSession {
                 self.outputs.push_back(Output::Signal { from, from_conn, payload });
             }
             ServerFrame::Peer { from, from_conn, msg } if self.phase == Phase::Ready => {
-                if let Ok(text) = serde_json::to_string(&msg) {
-                    self.outputs.push_back(Output::Peer { from, from_conn, text });
-                }
+                self.outputs.push_back(Output::Peer { from, from_conn, msg });
             }
             _ => {}
         }
@@ -575,11 +573,14 @@ impl ClientSession {
         self.request(|rid| ClientFrame::Signal { rid, to, to_conn, payload })
     }
 
-    /// Sends a peer sync message (`PeerMessage` JSON) to one connection of `to` through the
-    /// relay: the fallback when WebRTC cannot connect. Fire and forget, like `signal`.
-    pub fn send_peer(&mut self, to: PublicKey, to_conn: u64, text: &str) -> Result<u64, ActionError> {
-        let msg = serde_json::from_str::<catalk_proto::PeerMessage>(text)
-            .map_err(|e| ActionError { code: "invalid".into(), message: e.to_string() })?;
+    /// Sends a peer sync message to one connection of `to` through the relay: the
+    /// fallback when WebRTC cannot connect. Fire and forget, like `signal`.
+    pub fn send_peer(
+        &mut self,
+        to: PublicKey,
+        to_conn: u64,
+        msg: catalk_proto::PeerMessage,
+    ) -> Result<u64, ActionError> {
         self.request(|rid| ClientFrame::Peer { rid, to, to_conn, msg })
     }
 

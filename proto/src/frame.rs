@@ -303,7 +303,7 @@ pub fn decode_client_frame(text: &str) -> Result<ClientFrame, DecodeError> {
 mod tests {
     use super::*;
     use crate::fact::strategies::{arb_channel, arb_fact, arb_id, arb_sig};
-    use crate::peer::{ChannelHoldings, PeerKind};
+    use crate::peer::{ChannelHoldings, PeerKind, RefusalCode};
     use proptest::collection::vec;
     use proptest::prelude::*;
 
@@ -405,7 +405,10 @@ mod tests {
                 facts,
                 more
             }),
-            (any::<u64>(), "[a-z_]{1,20}").prop_map(|(rid, code)| PeerMessage::Refused { rid, code }),
+            (any::<u64>(), any::<bool>()).prop_map(|(rid, limited)| PeerMessage::Refused {
+                rid,
+                code: if limited { RefusalCode::RateLimited } else { RefusalCode::BadRequest }
+            }),
         ]
     }
 

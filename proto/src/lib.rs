@@ -39,7 +39,7 @@ pub use login::{LoginError, login_signing_bytes, sign_login, verify_login};
 pub use message::{DraftId, author_signing_bytes, sign_post, verify_author};
 pub use peer::{
     ChannelHoldings, MAX_PAGE_FACTS, MAX_PART_IDS, MAX_PEER_MESSAGE_BYTES, MAX_SUM_PARTS, PeerKind, PeerMessage,
-    RangePart, SyncSignal, fingerprint, mix,
+    RangePart, RefusalCode, SignalKind, SyncSignal, fingerprint, mix,
 };
 pub use privileges::Privileges;
 pub use text::{DisplayName, TextError, validate_body};

@@ -25,17 +25,31 @@ pub enum PeerKind {
     Virtual,
 }
 
-/// A signaling payload that opens a sync data channel, carried in `signal`
-/// frames: `{"sync":1,"type":"offer"|"answer","sdp":…,"kind":…}`. The SDP is
-/// complete (non-trickle ICE: the candidates are in it).
+/// What a [`SyncSignal`] asks (its `type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignalKind {
+    /// A WebRTC offer (the SDP).
+    Offer,
+    /// The answer to an offer (the SDP).
+    Answer,
+    /// The data channel did not open: exchange peer messages through the relay (§12.2).
+    Relay,
+    /// End a link through the relay.
+    Close,
+}
+
+/// A signaling payload that opens (or replaces, or ends) a sync link, carried in `signal`
+/// frames: `{"sync":1,"type":"offer"|"answer"|"relay"|"close","sdp":…,"kind":…}`. The SDP is
+/// complete (non-trickle ICE: the candidates are in it); empty for `relay` and `close`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncSignal {
     /// Always 1.
     pub sync: u32,
-    /// `offer` or `answer`.
+    /// What the signal asks.
     #[serde(rename = "type")]
-    pub kind_of: String,
-    /// The SDP, candidates included.
+    pub signal: SignalKind,
+    /// The SDP, candidates included (empty for `relay` and `close`).
     pub sdp: String,
     /// The sender's peer kind.
     pub kind: PeerKind,
@@ -44,13 +58,28 @@ pub struct SyncSignal {
 impl SyncSignal {
     /// An offer from a peer of `kind`.
     pub fn offer(sdp: String, kind: PeerKind) -> Self {
-        Self { sync: 1, kind_of: "offer".into(), sdp, kind }
+        Self { sync: 1, signal: SignalKind::Offer, sdp, kind }
     }
 
     /// An answer from a peer of `kind`.
     pub fn answer(sdp: String, kind: PeerKind) -> Self {
-        Self { sync: 1, kind_of: "answer".into(), sdp, kind }
+        Self { sync: 1, signal: SignalKind::Answer, sdp, kind }
     }
+
+    /// A `relay` or `close` signal (no SDP) from a peer of `kind`.
+    pub fn bare(signal: SignalKind, kind: PeerKind) -> Self {
+        Self { sync: 1, signal, sdp: String::new(), kind }
+    }
+}
+
+/// Why a peer refused a request (`refused`): the codes of docs/protocol.md §12.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusalCode {
+    /// Over the peer's serving rate: ask again later, or elsewhere.
+    RateLimited,
+    /// The request was malformed (unknown channel, limit out of bounds).
+    BadRequest,
 }
 
 /// A peer's holdings in one channel, as advertised in `hello`.
@@ -141,12 +170,12 @@ pub enum PeerMessage {
         /// The parts.
         parts: Vec<RangePart>,
     },
-    /// A refused request (`rate_limited`, `bad_request`).
+    /// A refused request.
     Refused {
         /// The request id.
         rid: u64,
         /// Why.
-        code: String,
+        code: RefusalCode,
     },
 }
 
@@ -184,6 +213,24 @@ mod tests {
         let (a, b) = ids.split_at(20);
         assert_eq!(fingerprint(a).wrapping_add(fingerprint(b)), forward);
         assert_ne!(fingerprint(&ids[1..]), forward);
+    }
+
+    #[test]
+    fn sync_signals_keep_their_wire_form() {
+        let relay = SyncSignal::bare(SignalKind::Relay, PeerKind::Virtual);
+        let json = serde_json::to_string(&relay).unwrap_or_default();
+        assert_eq!(json, r#"{"sync":1,"type":"relay","sdp":"","kind":"virtual"}"#);
+        assert_eq!(serde_json::from_str::<SyncSignal>(&json).ok(), Some(relay));
+        let unknown = r#"{"sync":1,"type":"teleport","sdp":"","kind":"browser"}"#;
+        assert!(serde_json::from_str::<SyncSignal>(unknown).is_err(), "unknown kinds are refused");
+    }
+
+    #[test]
+    fn refusals_keep_their_codes() {
+        let refused = PeerMessage::Refused { rid: 9, code: RefusalCode::RateLimited };
+        let json = serde_json::to_string(&refused).unwrap_or_default();
+        assert_eq!(json, r#"{"t":"refused","rid":9,"code":"rate_limited"}"#);
+        assert_eq!(serde_json::from_str::<PeerMessage>(&json).ok(), Some(refused));
     }
 
     #[test]

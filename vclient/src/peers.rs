@@ -4,7 +4,7 @@
 
 use crate::shell::{Internal, Shell, now_ms};
 use catalk_core::sync::SyncInput;
-use catalk_proto::{PublicKey, SyncSignal};
+use catalk_proto::{PublicKey, SignalKind, SyncSignal};
 use catalk_rtc::{LinkEvent, PeerLink, RtcError, SendError};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -147,8 +147,8 @@ impl Shell {
             return;
         };
         let peer = from.to_string();
-        match signal.kind_of.as_str() {
-            "offer" => {
+        match signal.signal {
+            SignalKind::Offer => {
                 // Glare: both offered at once; the smaller key's offer wins.
                 let we_offered = self.peers.slots.get(&peer).is_some_and(|s| s.offered);
                 if we_offered && self.own.to_string() < peer {
@@ -163,7 +163,7 @@ impl Shell {
                     let _ = events.send(Internal::LinkMade { peer, serial, side: Side::Answer { from_conn }, result });
                 });
             }
-            "answer" => {
+            SignalKind::Answer => {
                 let link = self.peers.slots.get(&peer).and_then(|s| s.link.as_ref());
                 if let Some(link) = link
                     && let Err(err) = link.accept_answer(&signal.sdp).await
@@ -172,7 +172,7 @@ impl Shell {
                     self.drop_peer(&peer);
                 }
             }
-            other => tracing::debug!(%peer, kind = other, "unknown sync signal"),
+            other => tracing::debug!(%peer, signal = ?other, "sync signal not handled by the virtual client"),
         }
     }
 

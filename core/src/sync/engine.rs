@@ -170,6 +170,7 @@ impl SyncEngine {
                 true
             }
             SyncInput::Received { peer, text } => self.received(&peer, &text),
+            SyncInput::Message { peer, message } => self.on_message(&peer, message),
             SyncInput::Forgotten { channel, before } => self.forget(&channel, before),
             SyncInput::Loaded { peer, rid, facts, more } => {
                 self.loaded(&peer, rid, facts, more);
@@ -404,12 +405,20 @@ impl SyncEngine {
         }
     }
 
-    /// Handles a peer message; `true` when it can change what we want or ask.
+    /// Handles a peer message's text; `true` when it can change what we want or ask.
     fn received(&mut self, id: &str, text: &str) -> bool {
-        if !self.peers.get(id).is_some_and(Peer::is_open) || text.len() > MAX_PEER_MESSAGE_BYTES {
+        if text.len() > MAX_PEER_MESSAGE_BYTES {
             return false;
         }
         let Ok(message) = serde_json::from_str::<PeerMessage>(text) else { return false };
+        self.on_message(id, message)
+    }
+
+    /// Handles a peer message; `true` when it can change what we want or ask.
+    fn on_message(&mut self, id: &str, message: PeerMessage) -> bool {
+        if !self.peers.get(id).is_some_and(Peer::is_open) {
+            return false;
+        }
         match message {
             PeerMessage::Hello { channels, .. } => self.on_hello(id, channels),
             PeerMessage::Page { rid, channel, before, after, limit } => {
@@ -422,7 +431,7 @@ impl SyncEngine {
                 return false;
             }
             PeerMessage::Parts { rid, parts } => self.on_parts(id, rid, &parts),
-            PeerMessage::Refused { rid, code } => self.on_refused(id, rid, &code),
+            PeerMessage::Refused { rid, code } => self.on_refused(id, rid, code),
             _ => return false,
         }
         true

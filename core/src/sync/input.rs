@@ -43,6 +43,13 @@ pub enum SyncInput {
         /// The message (a `PeerMessage` as JSON).
         text: String,
     },
+    /// A peer message that arrived already decoded (carried by the relay, §12.2).
+    Message {
+        /// The peer.
+        peer: PeerId,
+        /// The message.
+        message: catalk_proto::PeerMessage,
+    },
     /// The store dropped the messages of `channel` older than `before` (retention):
     /// they are no longer advertised or served.
     Forgotten {

@@ -194,7 +194,7 @@ impl SyncEngine {
         let Some(p) = self.peers.get_mut(peer) else { return };
         p.last_activity = now;
         let Some(parts) = parts else {
-            self.send(peer, &PeerMessage::Refused { rid, code: "bad_request".into() });
+            self.send(peer, &PeerMessage::Refused { rid, code: catalk_proto::RefusalCode::BadRequest });
             return;
         };
         // Priced in facts by size: a listed id is some 30 bytes, a fact some 500.
@@ -202,7 +202,7 @@ impl SyncEngine {
         let cost = u32::try_from(parts.len() + listed / 16).unwrap_or(u32::MAX);
         if !p.bucket.take(now, cost) {
             self.stats.refused_rate_limited += 1;
-            self.send(peer, &PeerMessage::Refused { rid, code: "rate_limited".into() });
+            self.send(peer, &PeerMessage::Refused { rid, code: catalk_proto::RefusalCode::RateLimited });
             return;
         }
         self.stats.sums_answered += 1;

@@ -5,7 +5,7 @@
 use crate::sync::engine::{PendingLoad, SyncEngine};
 use crate::sync::intervals::Range;
 use crate::sync::output::SyncOutput;
-use catalk_proto::{ChannelName, Fact, FactBody, MAX_PAGE_FACTS, MAX_PEER_MESSAGE_BYTES, PeerMessage};
+use catalk_proto::{ChannelName, Fact, FactBody, MAX_PAGE_FACTS, MAX_PEER_MESSAGE_BYTES, PeerMessage, RefusalCode};
 
 /// Room left in a message for the envelope around the facts.
 const ENVELOPE_BYTES: usize = 96;
@@ -49,7 +49,7 @@ impl SyncEngine {
         let Some(p) = self.peers.get_mut(peer) else { return };
         p.last_activity = now;
         if limit == 0 || limit > MAX_PAGE_FACTS || !known {
-            self.send(peer, &PeerMessage::Refused { rid, code: "bad_request".into() });
+            self.send(peer, &PeerMessage::Refused { rid, code: RefusalCode::BadRequest });
             return;
         }
         let key = (peer.to_owned(), rid);
@@ -58,7 +58,7 @@ impl SyncEngine {
         }
         if !p.bucket.take(now, limit) {
             self.stats.refused_rate_limited += 1;
-            self.send(peer, &PeerMessage::Refused { rid, code: "rate_limited".into() });
+            self.send(peer, &PeerMessage::Refused { rid, code: RefusalCode::RateLimited });
             return;
         }
         self.loads.insert(key, PendingLoad { channel: channel.clone(), range, limit });

@@ -45,6 +45,8 @@ struct Net {
     /// When set, `Verify` outputs wait here for [`Net::verify_held`] instead of
     /// being answered at once: (node, ticket, facts, valid).
     hold_verifications: bool,
+    /// When set, peer messages arrive already decoded (`SyncInput::Message`), as the relay carries them.
+    decoded: bool,
     held: Vec<(String, u64, Vec<Fact>, bool)>,
 }
 
@@ -143,7 +145,15 @@ impl Net {
                         ok
                     });
                     if allowed && self.links.contains(&pair(name, &peer)) {
-                        self.queue.push_back((peer, SyncInput::Received { peer: name.into(), text }));
+                        let input = if self.decoded {
+                            SyncInput::Message {
+                                peer: name.into(),
+                                message: serde_json::from_str(&text).expect("json"),
+                            }
+                        } else {
+                            SyncInput::Received { peer: name.into(), text }
+                        };
+                        self.queue.push_back((peer, input));
                     }
                 }
                 SyncOutput::Persist(facts) => {
@@ -313,6 +323,18 @@ fn a_late_joiner_fills_everything_and_reports_unknown_filling_complete() {
     assert!(statuses.iter().any(|s| matches!(s, HistoryStatus::Filling { .. })));
     assert_eq!(statuses.last(), Some(&HistoryStatus::Complete));
     // 250 messages in pages of 100, plus the check below the restart boundary is covered by them.
+    assert_eq!(net.pages_to("seed"), 3);
+}
+
+#[test]
+fn messages_carried_decoded_by_the_relay_fill_like_data_channel_text() {
+    let h = history();
+    let mut net = Net { decoded: true, ..Net::default() };
+    net.add("seed", PeerKind::Browser, h.all(), config());
+    net.add("late", PeerKind::Browser, h.preamble(), config());
+    net.sees("late", "seed");
+    assert!(net.holds_all("late", &h));
+    assert_eq!(net.status("late"), HistoryStatus::Complete);
     assert_eq!(net.pages_to("seed"), 3);
 }
 
@@ -554,7 +576,7 @@ fn unknown_pages_are_refused_as_bad_requests() {
         let text = serde_json::to_string(&page).unwrap_or_default();
         net.input("server", SyncInput::Received { peer: "asker".into(), text });
         let last = net.sent.last().map(|(_, _, m)| m.clone());
-        assert_eq!(last, Some(PeerMessage::Refused { rid: 99, code: "bad_request".into() }));
+        assert_eq!(last, Some(PeerMessage::Refused { rid: 99, code: catalk_proto::RefusalCode::BadRequest }));
     }
 }
 
