@@ -8,7 +8,7 @@
 //! - `names` (key path `key`): the last display name seen per public key.
 //! - `meta` (out-of-line keys): the identity record and its wrapping key.
 
-use catalk_core::{HistoryStore, StoreError};
+use catalk_core::{HeldMessage, HistoryStore, StoreError};
 use catalk_proto::{ChannelName, Fact, FactBody, FactId};
 use idb::{
     CursorDirection, Database, DatabaseEvent as _, Factory, IndexParams, KeyPath, KeyRange, ObjectStoreParams, Query,
@@ -347,6 +347,18 @@ impl HistoryStore for IdbStore {
             return self.walk_messages_before(channel, &upper, limit).await;
         }
         Ok(page)
+    }
+
+    async fn holdings(
+        &self,
+        channel: &ChannelName,
+        before: Option<FactId>,
+        limit: usize,
+    ) -> Result<Vec<HeldMessage>, StoreError> {
+        // The page `messages_before` reads (a key-cursor jump, then one getAll);
+        // `prev` and `epoch` live only in each record's JSON, so it is decoded whole.
+        let page = self.messages_before(channel, before, limit).await?;
+        Ok(page.iter().rev().filter_map(HeldMessage::of).collect())
     }
 
     async fn channels(&self) -> Result<Vec<Fact>, StoreError> {

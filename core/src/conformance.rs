@@ -3,7 +3,7 @@
 //!
 //! Each check uses its own channel names, so one empty store serves the whole run.
 
-use crate::store::HistoryStore;
+use crate::store::{HeldMessage, HistoryStore};
 use catalk_proto::{ChannelName, DraftId, Fact, FactBody, FactId, Privileges, PublicKey, sign_post};
 
 /// The outcome of a run.
@@ -25,6 +25,11 @@ fn channel(name: &str) -> ChannelName {
 
 /// A signed message fact in `channel` with id time `ms` and sequence `n`.
 pub fn message(channel_name: &str, ms: u64, n: u128) -> Fact {
+    linked_message(channel_name, ms, n, None, FactId::from_parts(1, 0))
+}
+
+/// Like [`message`], with its own `prev` link and epoch.
+fn linked_message(channel_name: &str, ms: u64, n: u128, prev: Option<FactId>, epoch: FactId) -> Fact {
     let relay = relay();
     let author = ed25519_dalek::SigningKey::from_bytes(&[0x6b; 32]);
     let channel = channel(channel_name);
@@ -34,20 +39,37 @@ pub fn message(channel_name: &str, ms: u64, n: u128) -> Fact {
     Fact::sign(
         &relay,
         FactId::from_parts(ms, n),
-        FactBody::Message {
-            channel,
-            author: PublicKey::of(&author),
-            draft,
-            text,
-            prev: None,
-            epoch: FactId::from_parts(1, 0),
-            author_sig,
-        },
+        FactBody::Message { channel, author: PublicKey::of(&author), draft, text, prev, epoch, author_sig },
     )
 }
 
 fn ids(facts: &[Fact]) -> Vec<FactId> {
     facts.iter().map(|f| f.id).collect()
+}
+
+/// What `holdings` should list of `facts` (given oldest first): their messages, newest first.
+fn held_newest_first(facts: &[Fact]) -> Vec<HeldMessage> {
+    facts.iter().rev().filter_map(HeldMessage::of).collect()
+}
+
+/// `count` messages of `channel_name` from id time `ms`, each linked to the one
+/// before; the epoch changes halfway, as after a relay restart.
+fn chain(channel_name: &str, ms: u64, count: u64) -> Vec<Fact> {
+    let (first_epoch, second_epoch) = (FactId::from_parts(ms - 1, 0), FactId::from_parts(ms + count / 2, 0));
+    let mut prev = None;
+    (0..count)
+        .map(|n| {
+            let epoch = if n < count / 2 { first_epoch } else { second_epoch };
+            let fact = linked_message(channel_name, ms + n, u128::from(n) + 1, prev, epoch);
+            prev = Some(fact.id);
+            fact
+        })
+        .collect()
+}
+
+fn channel_fact(name: &str, id: FactId) -> Fact {
+    let relay = relay();
+    Fact::sign(&relay, id, FactBody::Channel { name: channel(name), creator: PublicKey::of(&relay) })
 }
 
 type CheckResult = Result<(), String>;
@@ -147,6 +169,84 @@ async fn presence_is_not_history<S: HistoryStore>(store: &S) -> CheckResult {
     ensure(new == 0 && back.is_none(), || format!("presence stored: new {new}, found {}", back.is_some()))
 }
 
+async fn holdings_list_newest_first_with_prev_and_epoch<S: HistoryStore>(store: &S) -> CheckResult {
+    let facts = chain("conf-hold-order", 8_000, 12);
+    let mut shuffled = facts.clone();
+    shuffled.swap(0, 7);
+    shuffled.swap(3, 11);
+    for chunk in shuffled.chunks(5) {
+        store.put_facts(chunk).await.map_err(|e| e.to_string())?;
+    }
+    let held = store.holdings(&channel("conf-hold-order"), None, 100).await.map_err(|e| e.to_string())?;
+    ensure(held == held_newest_first(&facts), || format!("got {held:?}"))
+}
+
+async fn holdings_pages_visit_every_message_once<S: HistoryStore>(store: &S) -> CheckResult {
+    let name = "conf-hold-page";
+    let facts = chain(name, 9_000, 25);
+    // The channel's own fact sorts among its messages: it must neither be listed nor take a place in a page.
+    let created = channel_fact(name, FactId::from_parts(9_012, 999));
+    store.put_facts(&[facts.clone(), vec![created]].concat()).await.map_err(|e| e.to_string())?;
+    let ch = channel(name);
+    let (mut visited, mut sizes, mut before) = (Vec::new(), Vec::new(), None);
+    while sizes.len() < 10 {
+        let page = store.holdings(&ch, before, 7).await.map_err(|e| e.to_string())?;
+        sizes.push(page.len());
+        visited.extend_from_slice(&page);
+        match page.last() {
+            Some(last) if page.len() == 7 => before = Some(last.id),
+            _ => break,
+        }
+    }
+    ensure(sizes == [7, 7, 7, 4], || format!("page sizes {sizes:?}"))?;
+    ensure(visited == held_newest_first(&facts), || {
+        format!("visited {:?}", visited.iter().map(|h| h.id).collect::<Vec<_>>())
+    })?;
+    let zero = store.holdings(&ch, None, 0).await.map_err(|e| e.to_string())?;
+    ensure(zero.is_empty(), || "limit 0 returned holdings".into())
+}
+
+async fn holdings_exclude_other_channels_and_non_message_facts<S: HistoryStore>(store: &S) -> CheckResult {
+    let relay = relay();
+    let creator = PublicKey::of(&relay);
+    let a: Vec<Fact> = (0..4).map(|n| message("conf-hold-a", 10_000 + n as u64 * 10, n)).collect();
+    // A name that extends the other one, with ids between its messages.
+    let a2: Vec<Fact> = (0..4).map(|n| message("conf-hold-a2", 10_005 + n as u64 * 10, n)).collect();
+    let others = vec![
+        channel_fact("conf-hold-a", FactId::from_parts(10_001, 0)),
+        channel_fact("conf-hold-a2", FactId::from_parts(10_002, 0)),
+        Fact::sign(&relay, FactId::from_parts(10_013, 0), FactBody::Epoch {}),
+        Fact::sign(
+            &relay,
+            FactId::from_parts(10_017, 0),
+            FactBody::Grant { grantee: creator, privileges: Privileges::OWNER_ALL, issuer: creator },
+        ),
+    ];
+    store.put_facts(&[a.clone(), a2.clone(), others].concat()).await.map_err(|e| e.to_string())?;
+    let held_a = store.holdings(&channel("conf-hold-a"), None, 100).await.map_err(|e| e.to_string())?;
+    ensure(held_a == held_newest_first(&a), || format!("conf-hold-a: {held_a:?}"))?;
+    let held_a2 = store.holdings(&channel("conf-hold-a2"), None, 100).await.map_err(|e| e.to_string())?;
+    ensure(held_a2 == held_newest_first(&a2), || format!("conf-hold-a2: {held_a2:?}"))
+}
+
+async fn holdings_of_an_empty_or_unknown_channel_are_empty<S: HistoryStore>(store: &S) -> CheckResult {
+    let unknown = store.holdings(&channel("conf-hold-none"), None, 100).await.map_err(|e| e.to_string())?;
+    ensure(unknown.is_empty(), || format!("an unknown channel holds {unknown:?}"))?;
+    store
+        .put_facts(&[channel_fact("conf-hold-bare", FactId::from_parts(11_000, 0))])
+        .await
+        .map_err(|e| e.to_string())?;
+    let bare = store.holdings(&channel("conf-hold-bare"), None, 100).await.map_err(|e| e.to_string())?;
+    ensure(bare.is_empty(), || format!("a channel without messages holds {bare:?}"))?;
+    let facts = chain("conf-hold-edge", 11_100, 2);
+    store.put_facts(&facts).await.map_err(|e| e.to_string())?;
+    let ch = channel("conf-hold-edge");
+    let older = store.holdings(&ch, Some(facts[1].id), 100).await.map_err(|e| e.to_string())?;
+    ensure(older == held_newest_first(&facts[..1]), || format!("before the newest: {older:?}"))?;
+    let none = store.holdings(&ch, Some(facts[0].id), 100).await.map_err(|e| e.to_string())?;
+    ensure(none.is_empty(), || format!("before the oldest: {none:?}"))
+}
+
 /// Runs every check against `store` (which should start empty).
 pub async fn run<S: HistoryStore>(store: &S) -> Report {
     let mut report = Report::default();
@@ -161,5 +261,18 @@ pub async fn run<S: HistoryStore>(store: &S) -> Report {
     record("channels_do_not_mix", channels_do_not_mix(store).await);
     record("channel_and_grant_facts_are_listed", channel_and_grant_facts_are_listed(store).await);
     record("presence_is_not_history", presence_is_not_history(store).await);
+    record(
+        "holdings_list_newest_first_with_prev_and_epoch",
+        holdings_list_newest_first_with_prev_and_epoch(store).await,
+    );
+    record("holdings_pages_visit_every_message_once", holdings_pages_visit_every_message_once(store).await);
+    record(
+        "holdings_exclude_other_channels_and_non_message_facts",
+        holdings_exclude_other_channels_and_non_message_facts(store).await,
+    );
+    record(
+        "holdings_of_an_empty_or_unknown_channel_are_empty",
+        holdings_of_an_empty_or_unknown_channel_are_empty(store).await,
+    );
     report
 }

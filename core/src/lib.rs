@@ -47,5 +47,5 @@ pub use backoff::Backoff;
 pub use memory_store::MemoryStore;
 pub use present::facts_to_present;
 pub use session::{ActionError, ClientSession, ConnectionStatus, Event, Output};
-pub use store::{HistoryStore, StoreError};
+pub use store::{HeldMessage, HistoryStore, StoreError};
 pub use view::{MessageView, OnlineView};

@@ -2,7 +2,7 @@
 //! browser's IndexedDB store and the virtual client's disk store; all run the
 //! same [`crate::conformance`] suite.
 
-use catalk_proto::{ChannelName, Fact, FactId};
+use catalk_proto::{ChannelName, Fact, FactBody, FactId};
 
 /// Why a store operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -17,6 +17,27 @@ pub enum StoreError {
     /// The backend failed.
     #[error("storage backend: {0}")]
     Backend(String),
+}
+
+/// What the sync engine indexes of one held message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeldMessage {
+    /// The message's id.
+    pub id: FactId,
+    /// The message's `prev` link.
+    pub prev: Option<FactId>,
+    /// The epoch fact of the relay run that accepted the message.
+    pub epoch: FactId,
+}
+
+impl HeldMessage {
+    /// The held-message view of a message fact; `None` for other facts.
+    pub fn of(fact: &Fact) -> Option<Self> {
+        match &fact.body {
+            FactBody::Message { prev, epoch, .. } => Some(Self { id: fact.id, prev: *prev, epoch: *epoch }),
+            _ => None,
+        }
+    }
 }
 
 /// A store of verified facts (messages, channels, grants, epochs). Presence
@@ -40,6 +61,17 @@ pub trait HistoryStore {
         before: Option<FactId>,
         limit: usize,
     ) -> Result<Vec<Fact>, StoreError>;
+
+    /// Up to `limit` held messages of `channel` with ids below `before` (the
+    /// newest when `None`), newest first: page on with `before` = the last id
+    /// returned; fewer than `limit` means no more. What a shell tells the sync
+    /// engine it holds, without loading whole messages.
+    async fn holdings(
+        &self,
+        channel: &ChannelName,
+        before: Option<FactId>,
+        limit: usize,
+    ) -> Result<Vec<HeldMessage>, StoreError>;
 
     /// Every channel fact held.
     async fn channels(&self) -> Result<Vec<Fact>, StoreError>;

@@ -23,7 +23,7 @@ test("the history store passes the conformance suite in IndexedDB", async () => 
       return module.storeSelfTest();
     });
     assert.deepEqual(report.failures, []);
-    assert.ok(report.passed >= 7, `passed ${report.passed}`);
+    assert.ok(report.passed >= 11, `passed ${report.passed}`);
   } finally {
     await relay.stop();
   }

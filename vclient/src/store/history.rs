@@ -3,7 +3,7 @@
 use super::DiskStore;
 use super::error::backend;
 use super::tables::{self, Keyed, Kind, WriteTables};
-use catalk_core::{HistoryStore, StoreError};
+use catalk_core::{HeldMessage, HistoryStore, StoreError};
 use catalk_proto::{ChannelName, Fact, FactId};
 use redb::{Durability, ReadableDatabase};
 
@@ -47,6 +47,15 @@ impl HistoryStore for DiskStore {
         limit: usize,
     ) -> Result<Vec<Fact>, StoreError> {
         tables::read_page(&self.db.begin_read().map_err(backend)?, channel, before, limit)
+    }
+
+    async fn holdings(
+        &self,
+        channel: &ChannelName,
+        before: Option<FactId>,
+        limit: usize,
+    ) -> Result<Vec<HeldMessage>, StoreError> {
+        tables::read_holdings(&self.db.begin_read().map_err(backend)?, channel, before, limit)
     }
 
     async fn channels(&self) -> Result<Vec<Fact>, StoreError> {

@@ -6,7 +6,7 @@
 //! range and a page of it is a range scan.
 
 use super::error::backend;
-use catalk_core::StoreError;
+use catalk_core::{HeldMessage, StoreError};
 use catalk_proto::{ChannelName, Fact, FactBody, FactId};
 use redb::{AccessGuard, ReadTransaction, ReadableTable, Table, TableDefinition, WriteTransaction};
 
@@ -119,6 +119,22 @@ pub(super) fn read_fact(txn: &ReadTransaction, id: FactId) -> Result<Option<Fact
     Ok(None)
 }
 
+/// The message rows of `channel` below `before` (from the newest when `None`), newest first.
+fn newest_first(
+    txn: &ReadTransaction,
+    channel: &ChannelName,
+    before: Option<FactId>,
+) -> Result<impl Iterator<Item = Row<'static, (&'static str, Id)>>, StoreError> {
+    let messages = txn.open_table(MESSAGES).map_err(backend)?;
+    let name = channel.as_str();
+    let rows = match before {
+        Some(before) => messages.range((name, [0; 16])..(name, before.to_bytes())),
+        None => messages.range((name, [0; 16])..=(name, [0xff; 16])),
+    }
+    .map_err(backend)?;
+    Ok(rows.rev())
+}
+
 /// Up to `limit` messages of `channel` below `before`, oldest first.
 pub(super) fn read_page(
     txn: &ReadTransaction,
@@ -129,16 +145,30 @@ pub(super) fn read_page(
     if limit == 0 {
         return Ok(Vec::new());
     }
-    let messages = txn.open_table(MESSAGES).map_err(backend)?;
-    let name = channel.as_str();
-    let rows = match before {
-        Some(before) => messages.range((name, [0; 16])..(name, before.to_bytes())),
-        None => messages.range((name, [0; 16])..=(name, [0xff; 16])),
-    }
-    .map_err(backend)?;
-    let mut page = decode_all(rows.rev().take(limit))?;
+    let mut page = decode_all(newest_first(txn, channel, before)?.take(limit))?;
     page.reverse();
     Ok(page)
+}
+
+/// Up to `limit` held messages of `channel` below `before`, newest first.
+pub(super) fn read_holdings(
+    txn: &ReadTransaction,
+    channel: &ChannelName,
+    before: Option<FactId>,
+    limit: usize,
+) -> Result<Vec<HeldMessage>, StoreError> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    newest_first(txn, channel, before)?
+        .take(limit)
+        .map(|row| {
+            let (_, json) = row.map_err(backend)?;
+            let fact = decode(json.value())?;
+            HeldMessage::of(&fact)
+                .ok_or_else(|| StoreError::Corrupt(format!("{} is kept as a message but is not one", fact.id)))
+        })
+        .collect()
 }
 
 /// Every fact of one kept-whole kind, in id order.
