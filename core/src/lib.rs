@@ -1,6 +1,9 @@
 //! catalk client logic with no IO, shared by the browser client, the virtual
 //! client and the tests.
 //!
+//! - [`Client`]: the client driver every shell runs: it owns the session, the
+//!   sync engine, the peer links and the store requests; shells only carry out
+//!   its IO-shaped outputs (see [`client`] for the run loop).
 //! - [`ClientSession`]: the sans-IO connection state machine: answers the
 //!   login challenge, re-presents stored facts, verifies every fact the relay
 //!   sends, tracks requests by id and schedules reconnects with backoff.
@@ -35,6 +38,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 mod backoff;
+pub mod client;
 pub mod conformance;
 mod memory_store;
 mod present;
@@ -44,6 +48,7 @@ pub mod sync;
 mod view;
 
 pub use backoff::Backoff;
+pub use client::{Client, ClientConfig, ClientStats};
 pub use memory_store::MemoryStore;
 pub use present::facts_to_present;
 pub use session::{ActionError, ClientSession, ConnectionStatus, Event, Output};

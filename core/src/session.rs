@@ -99,6 +99,27 @@ pub enum Event {
         /// Why.
         reason: String,
     },
+    /// A channel's history status changed (from the [`crate::Client`] driver).
+    History {
+        /// The channel.
+        channel: ChannelName,
+        /// Its status.
+        status: crate::sync::HistoryStatus,
+    },
+    /// Backfilled messages of `channel` were stored (from the [`crate::Client`] driver).
+    Backfill {
+        /// The channel.
+        channel: ChannelName,
+        /// How many.
+        count: usize,
+    },
+    /// Something went wrong that the person should know (`quota_exceeded`, `storage`).
+    Error {
+        /// Stable code.
+        code: String,
+        /// What happened, for people.
+        message: String,
+    },
 }
 
 /// What the shell must do next.
@@ -582,6 +603,27 @@ impl ClientSession {
         msg: catalk_proto::PeerMessage,
     ) -> Result<u64, ActionError> {
         self.request(|rid| ClientFrame::Peer { rid, to, to_conn, msg })
+    }
+
+    /// Everyone online but this key, with their peer kind.
+    pub fn online_peers(&self) -> Vec<(PublicKey, catalk_proto::PeerKind)> {
+        self.online
+            .iter()
+            .filter(|(key, _)| **key != self.public)
+            .map(|(key, view)| {
+                let kind = if view.privileges.virtual_client {
+                    catalk_proto::PeerKind::Virtual
+                } else {
+                    catalk_proto::PeerKind::Browser
+                };
+                (*key, kind)
+            })
+            .collect()
+    }
+
+    /// Names of the channels known, by name.
+    pub fn channel_names(&self) -> Vec<ChannelName> {
+        self.channels.keys().cloned().collect()
     }
 
     /// Whether the relay carries peer sync messages (its fallback byte rate, 0: off).

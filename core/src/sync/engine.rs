@@ -22,6 +22,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 pub struct SyncStats {
     /// Bytes sent in `facts` answers.
     pub served_bytes: u64,
+    /// Of `served_bytes`, those sent to virtual clients.
+    pub served_bytes_to_virtual: u64,
     /// Facts sent in `facts` answers.
     pub served_facts: u64,
     /// Page requests refused for the rate limit.
@@ -169,6 +171,7 @@ impl SyncEngine {
                 self.disconnected(&peer);
                 true
             }
+            SyncInput::Held { channel, held } => self.hold(&channel, &held),
             SyncInput::Received { peer, text } => self.received(&peer, &text),
             SyncInput::Message { peer, message } => self.on_message(&peer, message),
             SyncInput::Forgotten { channel, before } => self.forget(&channel, before),
@@ -291,6 +294,25 @@ impl SyncEngine {
             if let Some(state) = self.channels.get_mut(&channel) {
                 state.prune();
             }
+        }
+        new
+    }
+
+    /// Indexes held messages of `channel` read from the store; `true` when any was new.
+    fn hold(&mut self, channel: &ChannelName, held: &[crate::HeldMessage]) -> bool {
+        let floor = self.floor();
+        let state = self.channels.entry(channel.clone()).or_insert_with(|| {
+            let mut state = ChannelState::default();
+            state.floor = floor;
+            state
+        });
+        let mut new = false;
+        for message in held {
+            new |=
+                state.index.insert(message.id, crate::sync::index::Link { prev: message.prev, epoch: message.epoch });
+        }
+        if new {
+            state.prune();
         }
         new
     }

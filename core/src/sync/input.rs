@@ -12,6 +12,14 @@ pub enum SyncInput {
     /// Facts now in the local store (verified): initial load at start and every later persist. Message, channel and epoch facts
     /// (others ignored). Only ids, prev, epoch and channel matter; the core keeps a compact index, not the facts.
     Stored(Vec<Fact>),
+    /// Held messages of `channel` read from the local store at start (a page of
+    /// [`crate::HistoryStore::holdings`]): indexed like `Stored` messages.
+    Held {
+        /// The channel.
+        channel: catalk_proto::ChannelName,
+        /// The page.
+        held: Vec<crate::HeldMessage>,
+    },
     /// Someone came online who might serve history (from relay presence). The core may ask to connect.
     PeerOnline {
         /// The peer.

@@ -89,8 +89,12 @@ impl SyncEngine {
         let more = (more || facts.len() > limit) && facts.len() >= limit;
         facts.truncate(limit);
         p.bucket.refund(load.limit - facts.len() as u32);
+        let to_virtual = p.kind == catalk_proto::PeerKind::Virtual;
         for text in facts_messages(rid, &facts, more) {
             self.stats.served_bytes += text.len() as u64;
+            if to_virtual {
+                self.stats.served_bytes_to_virtual += text.len() as u64;
+            }
             self.outputs.push_back(SyncOutput::Send { peer: peer.to_owned(), text });
         }
         self.stats.served_facts += facts.len() as u64;

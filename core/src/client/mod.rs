@@ -1,0 +1,574 @@
+//! The client driver: one sans-IO state machine that owns the login
+//! [`ClientSession`], the [`SyncEngine`], the table of peer links and the
+//! local-store requests. The browser and the virtual client only carry out
+//! its [`Output`]s and report back [`Input`]s.
+//!
+//! # Run loop
+//!
+//! ```text
+//! let mut client = Client::new(key, name, ClientConfig::browser());
+//! client.connect(now());
+//! loop {
+//!     while let Some(output) = client.poll_output() {
+//!         match output {
+//!             Output::OpenSocket               => socket = open(url),          // later SocketOpen / SocketText / SocketClosed
+//!             Output::ToRelay(text)            => socket.send(text),
+//!             Output::MakeOffer { link, .. }   => rtc.offer(link),             // later LinkSdp, LinkOpen, LinkText, LinkClosed
+//!             Output::MakeAnswer { link, sdp, .. } => rtc.answer(link, sdp),
+//!             Output::AcceptAnswer { link, sdp }   => rtc.accept(link, sdp),   // LinkFailed if refused
+//!             Output::ToPeer { link, text }    => rtc.send(link, text),
+//!             Output::CloseLink { link }       => rtc.close(link),
+//!             Output::Load { ticket, query }   => client.handle_input(now(), Input::Loaded { ticket, result: run_query(&store, &query).await }),
+//!             Output::Put { ticket, facts }    => client.handle_input(now(), Input::Stored { ticket, result: store.put_facts(&facts).await.map(drop) }),
+//!             Output::Verify { ticket, facts, trusted } => workers.verify(..),  // later Verified
+//!             Output::Event(event)             => ui.show(event),
+//!             Output::Resolve { rid, result }  => pending[rid].complete(result),
+//!             ..
+//!         }
+//!     }
+//!     select! { /* socket, links, store answers, the UI */ ; () = sleep_until(client.poll_timeout()) => client.handle_timeout(now()) }
+//! }
+//! ```
+//!
+//! What it decides, once for every shell: which side's offer survives a glare
+//! ([`links::our_offer_wins`]), when a link that was answered but never opened
+//! goes through the relay instead (`fallback_after_ms`), that sync peers are
+//! only looked for once the store's holdings are indexed, and that relayed
+//! links end with the relay connection.
+
+mod io;
+mod journal;
+mod links;
+mod signaling;
+mod storage;
+
+pub use io::{Input, LinkId, Output, StoreAnswer, StoreQuery};
+pub use journal::Journal;
+pub use links::{Carrier, Stage, our_offer_wins};
+pub use storage::{HOLDINGS_PAGE, run_query};
+
+use crate::session::{ActionError, ClientSession, Event, Output as SessionOutput};
+use crate::sync::{SyncConfig, SyncEngine, SyncInput, SyncOutput, SyncStats};
+use catalk_proto::{ChannelName, DisplayName, DraftId, Fact, IceServer, PeerKind, Privileges, PublicKey};
+use links::Links;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use storage::{Origin, PutQueue};
+
+/// How a [`Client`] behaves.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// What this client is to others.
+    pub kind: PeerKind,
+    /// The sync engine's settings.
+    pub sync: SyncConfig,
+    /// How long an answered offer may take to open its data channel before
+    /// both sides go through the relay instead (when the relay carries peer messages).
+    pub fallback_after_ms: u64,
+    /// Held messages read per store request at start.
+    pub holdings_page: usize,
+}
+
+impl ClientConfig {
+    /// A browser: verification handed to the shell (worker threads).
+    pub fn browser() -> Self {
+        Self {
+            kind: PeerKind::Browser,
+            sync: SyncConfig { verify_outside: true, ..SyncConfig::default() },
+            fallback_after_ms: 4_000,
+            holdings_page: HOLDINGS_PAGE,
+        }
+    }
+
+    /// A headless peer of `kind`, keeping `window_ms` of history when set.
+    pub fn headless(kind: PeerKind, window_ms: Option<u64>) -> Self {
+        Self {
+            kind,
+            sync: SyncConfig { window_ms, ..SyncConfig::default() },
+            fallback_after_ms: 4_000,
+            holdings_page: HOLDINGS_PAGE,
+        }
+    }
+}
+
+/// Counters of a [`Client`], for tests, metrics and diagnosis.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ClientStats {
+    /// The sync engine's counters.
+    #[serde(flatten)]
+    pub sync: SyncStats,
+    /// Live facts stored.
+    pub live_stored: u64,
+    /// Backfilled facts stored.
+    pub backfilled_stored: u64,
+    /// Links open over a data channel.
+    pub links_direct: usize,
+    /// Links carried by the relay.
+    pub links_relayed: usize,
+}
+
+/// What a pending [`Output::Load`] is for.
+#[derive(Debug, Clone)]
+enum LoadFor {
+    Startup,
+    Holdings(ChannelName),
+    Page { peer: String, rid: u64 },
+}
+
+/// How far reading the store's holdings into the engine has come.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Holdings {
+    /// Not begun (begins at the first login).
+    NotStarted,
+    /// These channels still have pages to read.
+    Reading(BTreeSet<ChannelName>),
+    /// The engine has them all: sync peers come from presence from now on.
+    Known,
+}
+
+/// The client driver; see the [module docs](self).
+#[derive(Debug)]
+pub struct Client {
+    config: ClientConfig,
+    own: PublicKey,
+    session: ClientSession,
+    engine: SyncEngine,
+    links: Links,
+    ice_servers: Vec<IceServer>,
+    outputs: VecDeque<Output>,
+    puts: PutQueue,
+    loads: HashMap<u64, LoadFor>,
+    next_ticket: u64,
+    /// The facts to present at the first login, once read and until used.
+    startup: Option<Vec<Fact>>,
+    /// Whether the startup read is done (logging in waits for it).
+    startup_read: bool,
+    connect_wanted: bool,
+    holdings: Holdings,
+    /// Peers the engine was told are online, with their kind.
+    online: BTreeMap<PublicKey, PeerKind>,
+    /// Requests the driver made itself (signals, relayed peer messages): their answers stay inside.
+    own_rids: BTreeSet<u64>,
+    journal: Journal,
+    live_stored: u64,
+    backfilled_stored: u64,
+    now: u64,
+}
+
+impl Client {
+    /// A client for `key` announcing `name`; it asks to read the store's startup facts at once.
+    pub fn new(key: ed25519_dalek::SigningKey, name: DisplayName, config: ClientConfig) -> Self {
+        let engine = SyncEngine::new(config.sync, config.kind, Vec::new());
+        let mut client = Self {
+            own: PublicKey::of(&key),
+            session: ClientSession::new(key, name),
+            engine,
+            links: Links::default(),
+            ice_servers: Vec::new(),
+            outputs: VecDeque::new(),
+            puts: PutQueue::default(),
+            loads: HashMap::new(),
+            next_ticket: 0,
+            startup: None,
+            startup_read: false,
+            connect_wanted: false,
+            holdings: Holdings::NotStarted,
+            online: BTreeMap::new(),
+            own_rids: BTreeSet::new(),
+            journal: Journal::default(),
+            live_stored: 0,
+            backfilled_stored: 0,
+            now: 0,
+            config,
+        };
+        client.load(LoadFor::Startup, StoreQuery::Startup);
+        client
+    }
+
+    /// This client's key.
+    pub fn public_key(&self) -> PublicKey {
+        self.own
+    }
+
+    /// The login session: status, views of channels and people, privileges.
+    pub fn session(&self) -> &ClientSession {
+        &self.session
+    }
+
+    /// A channel's history status now.
+    pub fn history_status(&self, channel: &ChannelName) -> crate::sync::HistoryStatus {
+        self.engine.status(channel)
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> ClientStats {
+        let (links_direct, links_relayed) = self.links.carrying();
+        ClientStats {
+            sync: self.engine.stats(),
+            live_stored: self.live_stored,
+            backfilled_stored: self.backfilled_stored,
+            links_direct,
+            links_relayed,
+        }
+    }
+
+    /// Recent sync events, for diagnosis.
+    pub fn journal(&self) -> Vec<String> {
+        self.journal.entries()
+    }
+
+    /// Where the link to `peer` stands.
+    pub fn link_stage(&self, peer: &PublicKey) -> Option<Stage> {
+        self.links.get(peer).map(|link| link.stage)
+    }
+
+    /// STUN/TURN servers for links made from now on.
+    pub fn set_ice_servers(&mut self, servers: Vec<IceServer>) {
+        self.ice_servers = servers;
+    }
+
+    /// The STUN/TURN servers in use.
+    pub fn ice_servers(&self) -> &[IceServer] {
+        &self.ice_servers
+    }
+
+    /// Starts logging in (once the store's startup facts are read, they are presented).
+    pub fn connect(&mut self, now: u64) {
+        self.now = self.now.max(now);
+        self.connect_wanted = true;
+        if let Some(present) = self.startup.take() {
+            self.session.set_present(present);
+        }
+        if self.startup_read {
+            self.session.start(now);
+        }
+        self.settle();
+    }
+
+    /// Logs out and closes every link.
+    pub fn stop(&mut self, now: u64) {
+        self.now = self.now.max(now);
+        self.connect_wanted = false;
+        self.session.stop();
+        for (peer, link) in self.links.drain() {
+            self.end_link(peer, link, true);
+        }
+        self.settle();
+    }
+
+    /// Posts `text` to `channel`; `draft` must be fresh. The answer comes as [`Output::Resolve`].
+    pub fn post(&mut self, channel: &str, text: &str, draft: DraftId) -> Result<u64, ActionError> {
+        self.act(|s| s.post(channel, text, draft))
+    }
+
+    /// Creates a channel.
+    pub fn create_channel(&mut self, name: &str) -> Result<u64, ActionError> {
+        self.act(|s| s.create_channel(name))
+    }
+
+    /// Claims ownership with a one-time token.
+    pub fn claim(&mut self, token: &str) -> Result<u64, ActionError> {
+        self.act(|s| s.claim(token))
+    }
+
+    /// Sets another key's privileges (owners only).
+    pub fn grant(&mut self, key: PublicKey, privileges: Privileges) -> Result<u64, ActionError> {
+        self.act(|s| s.grant(key, privileges))
+    }
+
+    /// Announces a new display name.
+    pub fn set_name(&mut self, now: u64, name: DisplayName) {
+        self.now = self.now.max(now);
+        self.session.set_name(now, name);
+        self.settle();
+    }
+
+    fn act(&mut self, start: impl FnOnce(&mut ClientSession) -> Result<u64, ActionError>) -> Result<u64, ActionError> {
+        let rid = start(&mut self.session)?;
+        self.settle();
+        Ok(rid)
+    }
+
+    /// Feeds one input; then drain [`Client::poll_output`].
+    pub fn handle_input(&mut self, now: u64, input: Input) {
+        self.now = self.now.max(now);
+        match input {
+            Input::SocketOpen => self.session.handle_connected(now),
+            Input::SocketText(text) => self.session.handle_text(now, &text),
+            Input::SocketClosed { random } => {
+                self.session.handle_closed(now, random);
+                self.end_relayed_links();
+            }
+            Input::LinkSdp { link, sdp } => self.link_sdp(link, sdp),
+            Input::LinkFailed { link, reason } => self.link_failed(link, &reason),
+            Input::LinkOpen { link } => self.link_open(link),
+            Input::LinkText { link, text } => self.link_text(link, text),
+            Input::LinkClosed { link } => self.link_closed(link),
+            Input::Loaded { ticket, result } => self.loaded(ticket, result),
+            Input::Stored { ticket, result } => self.stored(ticket, result),
+            Input::Verified { ticket, facts, valid } => {
+                self.engine_input(SyncInput::Verified { ticket, facts, valid });
+            }
+            Input::Forgotten { channel, before } => self.engine_input(SyncInput::Forgotten { channel, before }),
+        }
+        self.settle();
+    }
+
+    /// The next thing for the shell to do, until `None`.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// When [`Client::handle_timeout`] should next be called (ms, the shell's clock).
+    pub fn poll_timeout(&self) -> Option<u64> {
+        [self.session.poll_timeout(), self.engine.poll_timeout(), self.links.next_fallback()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Time passed: reconnects, pings, stalled peers, links that never opened.
+    pub fn handle_timeout(&mut self, now: u64) {
+        self.now = self.now.max(now);
+        self.session.handle_timeout(now);
+        self.engine.handle_timeout(now);
+        self.fall_back_stuck_links();
+        self.settle();
+    }
+
+    /// Carries out what the session and the engine asked for, until both are quiet.
+    fn settle(&mut self) {
+        loop {
+            if let Some(output) = self.session.poll_output() {
+                self.on_session(output);
+            } else if let Some(output) = self.engine.poll_output() {
+                self.on_engine(output);
+            } else {
+                break;
+            }
+        }
+        let ticket = self.next_ticket + 1;
+        if let Some(facts) = self.puts.next(ticket) {
+            self.next_ticket = ticket;
+            self.outputs.push_back(Output::Put { ticket, facts });
+        }
+    }
+
+    fn ticket(&mut self) -> u64 {
+        self.next_ticket += 1;
+        self.next_ticket
+    }
+
+    fn load(&mut self, purpose: LoadFor, query: StoreQuery) {
+        let ticket = self.ticket();
+        self.loads.insert(ticket, purpose);
+        self.outputs.push_back(Output::Load { ticket, query });
+    }
+
+    fn engine_input(&mut self, input: SyncInput) {
+        let timeouts = self.engine.stats().timeouts;
+        self.engine.handle_input(self.now, input);
+        if self.engine.stats().timeouts > timeouts {
+            self.journal.note(self.now, "timeout (a peer stalled or never said hello)");
+        }
+    }
+
+    fn on_session(&mut self, output: SessionOutput) {
+        match output {
+            SessionOutput::Connect => self.outputs.push_back(Output::OpenSocket),
+            SessionOutput::Disconnect => self.outputs.push_back(Output::CloseSocket),
+            SessionOutput::Send(text) => self.outputs.push_back(Output::ToRelay(text)),
+            SessionOutput::Persist(facts) => self.puts.push(facts, Origin::Live),
+            SessionOutput::Event(event) => self.on_event(event),
+            SessionOutput::Signal { from, from_conn, payload } => self.on_signal(from, from_conn, &payload),
+            SessionOutput::Peer { from, from_conn, msg } => self.on_relayed(from, from_conn, msg),
+            SessionOutput::Resolve { rid, result } => {
+                if self.own_rids.remove(&rid) {
+                    if let Err(err) = result {
+                        self.journal.note(self.now, format!("relay refused rid {rid}: {}", err.code));
+                    }
+                } else {
+                    self.outputs.push_back(Output::Resolve { rid, result });
+                }
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: Event) {
+        match &event {
+            Event::Ready { .. } => {
+                self.engine.set_trusted(self.session.trusted().to_vec());
+                if self.holdings == Holdings::NotStarted {
+                    self.read_holdings();
+                }
+            }
+            Event::Presence { .. } if self.holdings == Holdings::Known => self.update_peers(),
+            _ => {}
+        }
+        self.outputs.push_back(Output::Event(event));
+    }
+
+    fn on_engine(&mut self, output: SyncOutput) {
+        match output {
+            SyncOutput::Connect { peer } => self.engine_connect(&peer),
+            SyncOutput::Disconnect { peer } => self.engine_disconnect(&peer),
+            SyncOutput::Send { peer, text } => self.send_to_peer(&peer, text),
+            SyncOutput::Persist(facts) => self.puts.push(facts, Origin::Backfill),
+            SyncOutput::Load { peer, rid, channel, before, after, limit } => {
+                self.load(LoadFor::Page { peer, rid }, StoreQuery::Page { channel, before, after, limit });
+            }
+            SyncOutput::Status { channel, status } => {
+                self.outputs.push_back(Output::Event(Event::History { channel, status }));
+            }
+            SyncOutput::Verify { ticket, facts, trusted } => {
+                self.outputs.push_back(Output::Verify { ticket, facts, trusted });
+            }
+        }
+    }
+
+    fn loaded(&mut self, ticket: u64, result: Result<StoreAnswer, crate::StoreError>) {
+        let Some(purpose) = self.loads.remove(&ticket) else { return };
+        let answer = match result {
+            Ok(answer) => answer,
+            Err(err) => {
+                self.storage_error(&err);
+                StoreAnswer::Holdings(Vec::new())
+            }
+        };
+        match (purpose, answer) {
+            (LoadFor::Startup, StoreAnswer::Startup { channels, grants, heads }) => {
+                self.startup_read = true;
+                self.session.load_channels(&channels);
+                self.engine_input(SyncInput::Stored(channels.clone()));
+                let present = crate::facts_to_present(&self.own, &grants, &channels, &heads);
+                if self.connect_wanted {
+                    self.session.set_present(present);
+                    self.session.start(self.now);
+                } else {
+                    self.startup = Some(present);
+                }
+            }
+            (LoadFor::Startup, _) => {
+                // The store could not be read: log in with nothing to present.
+                self.startup_read = true;
+                if self.connect_wanted {
+                    self.session.start(self.now);
+                } else {
+                    self.startup = Some(Vec::new());
+                }
+            }
+            (LoadFor::Holdings(channel), answer) => {
+                let held = match answer {
+                    StoreAnswer::Holdings(held) => held,
+                    _ => Vec::new(),
+                };
+                self.holdings_page(channel, held);
+            }
+            (LoadFor::Page { peer, rid }, answer) => {
+                let (facts, more) = match answer {
+                    StoreAnswer::Page { facts, more } => (facts, more),
+                    _ => (Vec::new(), false),
+                };
+                self.engine_input(SyncInput::Loaded { peer, rid, facts, more });
+            }
+        }
+    }
+
+    /// Starts reading every known channel's holdings, a page at a time.
+    fn read_holdings(&mut self) {
+        let channels: BTreeSet<ChannelName> = self.session.channel_names().into_iter().collect();
+        self.journal.note(self.now, format!("reading holdings of {} channels", channels.len()));
+        for channel in &channels {
+            let query =
+                StoreQuery::Holdings { channel: channel.clone(), before: None, limit: self.config.holdings_page };
+            self.load(LoadFor::Holdings(channel.clone()), query);
+        }
+        self.holdings = Holdings::Reading(channels);
+        self.holdings_done_if_read();
+    }
+
+    fn holdings_page(&mut self, channel: ChannelName, held: Vec<crate::HeldMessage>) {
+        let oldest = held.last().map(|message| message.id);
+        let full = held.len() >= self.config.holdings_page && self.config.holdings_page > 0;
+        if !held.is_empty() {
+            self.engine_input(SyncInput::Held { channel: channel.clone(), held });
+        }
+        match oldest {
+            Some(before) if full => {
+                let query = StoreQuery::Holdings {
+                    channel: channel.clone(),
+                    before: Some(before),
+                    limit: self.config.holdings_page,
+                };
+                self.load(LoadFor::Holdings(channel), query);
+            }
+            _ => {
+                if let Holdings::Reading(left) = &mut self.holdings {
+                    left.remove(&channel);
+                }
+                self.holdings_done_if_read();
+            }
+        }
+    }
+
+    fn holdings_done_if_read(&mut self) {
+        if matches!(&self.holdings, Holdings::Reading(left) if left.is_empty()) {
+            self.holdings = Holdings::Known;
+            self.journal.note(self.now, "holdings known");
+            self.update_peers();
+        }
+    }
+
+    /// Tells the engine who came online or left since it was last told.
+    fn update_peers(&mut self) {
+        let now: BTreeMap<PublicKey, PeerKind> = self.session.online_peers().into_iter().collect();
+        let before = std::mem::replace(&mut self.online, now.clone());
+        for (peer, kind) in &now {
+            if !before.contains_key(peer) {
+                self.journal.note(self.now, format!("online {} {kind:?}", journal::short(&peer.to_string())));
+                self.engine_input(SyncInput::PeerOnline { peer: peer.to_string(), kind: *kind });
+            }
+        }
+        for peer in before.keys().filter(|peer| !now.contains_key(peer)) {
+            self.journal.note(self.now, format!("offline {}", journal::short(&peer.to_string())));
+            if let Some(link) = self.links.get(peer).filter(|link| matches!(link.stage, Stage::Relayed { .. })) {
+                let link = link.clone();
+                self.links.remove(peer);
+                self.end_link(*peer, link, false);
+            }
+            self.engine_input(SyncInput::PeerOffline { peer: peer.to_string() });
+        }
+    }
+
+    fn stored(&mut self, ticket: u64, result: Result<(), crate::StoreError>) {
+        let Some(batch) = self.puts.done(ticket) else { return };
+        if let Err(err) = result {
+            self.storage_error(&err);
+            return;
+        }
+        for (_, origin) in &batch {
+            match origin {
+                Origin::Live => self.live_stored += 1,
+                Origin::Backfill => self.backfilled_stored += 1,
+            }
+        }
+        let counts = storage::backfill_counts(&batch);
+        self.engine_input(SyncInput::Stored(batch.into_iter().map(|(fact, _)| fact).collect()));
+        for (channel, count) in counts {
+            self.outputs.push_back(Output::Event(Event::Backfill { channel, count }));
+        }
+    }
+
+    fn storage_error(&mut self, err: &crate::StoreError) {
+        let (code, message) = match err {
+            crate::StoreError::QuotaExceeded => {
+                ("quota_exceeded", "Storage is full: new messages cannot be saved on this device".to_owned())
+            }
+            other => ("storage", other.to_string()),
+        };
+        self.journal.note(self.now, format!("store: {message}"));
+        self.outputs.push_back(Output::Event(Event::Error { code: code.to_owned(), message }));
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,189 @@
+//! Driver tests on a deterministic world: a small relay, memory stores and
+//! emulated data channels (see `world.rs`).
+
+mod mini_relay;
+mod world;
+
+use crate::client::Stage;
+use catalk_proto::PeerKind;
+use world::{Paths, World};
+
+/// A world where member 0 posted `n` messages and stays online.
+fn history_of(n: usize, paths: Paths, fallback: bool) -> World {
+    let mut world = World::new(paths, fallback);
+    let author = world.add(PeerKind::Browser);
+    world.connect(author);
+    for i in 0..n {
+        world.post(author, &format!("message {i}"));
+        world.advance(10);
+    }
+    world
+}
+
+#[test]
+fn a_late_joiner_fills_from_a_member_over_a_data_channel() {
+    let mut world = history_of(30, Paths::Open, false);
+    let joiner = world.add(PeerKind::Browser);
+    world.connect(joiner);
+    world.advance(2_000);
+    assert_eq!(world.held(joiner).len(), 30);
+    let stats = world.members[joiner].client.stats();
+    assert_eq!(stats.backfilled_stored, 30);
+    assert_eq!(stats.links_relayed, 0);
+    assert_eq!(world.members[joiner].client.link_stage(&world.key_of(0)), Some(Stage::Direct));
+}
+
+#[test]
+fn glare_within_the_same_millisecond_leaves_one_link() {
+    let mut world = World::new(Paths::Open, false);
+    let (a, b) = (world.add(PeerKind::Browser), world.add(PeerKind::Browser));
+    // Each ends up with a gap only the other can fill.
+    for (who, text) in [(a, "one"), (b, "two"), (a, "three")] {
+        world.connect(who);
+        world.post(who, text);
+        world.leave(who);
+        world.advance(100);
+    }
+    world.connect_together(&[a, b]);
+    world.advance(3_000);
+    assert!(world.members[a].offers >= 1 && world.members[b].offers >= 1, "both offered: a glare");
+    assert_eq!(world.wires(), 1, "exactly one connection survives");
+    let (ka, kb) = (world.key_of(a), world.key_of(b));
+    assert_eq!(world.members[a].client.link_stage(&kb), Some(Stage::Direct));
+    assert_eq!(world.members[b].client.link_stage(&ka), Some(Stage::Direct));
+    assert_eq!(world.held(a).len(), 3);
+    assert_eq!(world.held(b).len(), 3);
+}
+
+#[test]
+fn a_link_that_never_opens_falls_back_to_the_relay() {
+    let mut world = history_of(20, Paths::Blocked, true);
+    let joiner = world.add(PeerKind::Browser);
+    world.connect(joiner);
+    world.advance(3_000);
+    assert_eq!(world.held(joiner).len(), 0, "nothing before the fallback deadline");
+    world.advance(5_000);
+    assert_eq!(world.held(joiner).len(), 20);
+    assert_eq!(world.members[joiner].client.stats().links_relayed, 1);
+    assert!(world.relay.carried_peer_frames > 0);
+    assert_eq!(world.wires(), 0, "the unopened data channel was closed");
+}
+
+#[test]
+fn without_the_relay_fallback_a_blocked_link_fills_nothing() {
+    let mut world = history_of(20, Paths::Blocked, false);
+    let joiner = world.add(PeerKind::Browser);
+    world.connect(joiner);
+    world.advance(30_000);
+    assert_eq!(world.held(joiner).len(), 0);
+    assert_eq!(world.relay.carried_peer_frames, 0);
+}
+
+#[test]
+fn a_virtual_client_serves_through_the_relay_fallback() {
+    let mut world = World::new(Paths::Blocked, true);
+    let keeper = world.add(PeerKind::Virtual);
+    world.connect(keeper);
+    let author = world.add(PeerKind::Browser);
+    world.connect(author);
+    for i in 0..15 {
+        world.post(author, &format!("kept {i}"));
+    }
+    world.leave(author);
+    assert_eq!(world.held(keeper).len(), 15, "the keeper stored them live");
+    let joiner = world.add(PeerKind::Browser);
+    world.connect(joiner);
+    world.advance(10_000);
+    assert_eq!(world.held(joiner).len(), 15);
+    let keeper_stats = world.members[keeper].client.stats();
+    assert!(keeper_stats.sync.served_facts >= 15, "served {keeper_stats:?}");
+    assert_eq!(keeper_stats.links_relayed, 1);
+}
+
+#[test]
+fn a_virtual_client_is_only_the_last_resort() {
+    let mut world = World::new(Paths::Open, false);
+    let keeper = world.add(PeerKind::Virtual);
+    world.connect(keeper);
+    let author = world.add(PeerKind::Browser);
+    world.connect(author);
+    for i in 0..25 {
+        world.post(author, &format!("m {i}"));
+        world.advance(5);
+    }
+    let joiner = world.add(PeerKind::Browser);
+    world.connect(joiner);
+    world.advance(5_000);
+    assert_eq!(world.held(joiner).len(), 25);
+    assert!(world.members[author].client.stats().sync.served_facts >= 25);
+    assert_eq!(world.members[keeper].client.stats().sync.served_facts, 0, "the keeper was not asked");
+}
+
+#[test]
+fn after_a_relay_restart_the_chain_continues_from_the_presented_head() {
+    let mut world = history_of(5, Paths::Open, false);
+    let joiner = world.add(PeerKind::Browser);
+    world.connect(joiner);
+    world.advance(2_000);
+    let head = world.held(0).last().unwrap().id;
+    world.restart_relay();
+    world.advance(60_000);
+    assert!(world.members.iter().all(|m| m.conn.is_some()), "both reconnected");
+    world.post(0, "after the restart");
+    world.advance(1_000);
+    let newest = world.held(joiner).last().unwrap().clone();
+    match newest.body {
+        catalk_proto::FactBody::Message { prev, .. } => assert_eq!(prev, Some(head), "chained to the presented head"),
+        other => panic!("not a message: {other:?}"),
+    }
+    assert_eq!(world.held(joiner).len(), 6);
+}
+
+#[test]
+fn relayed_links_end_with_the_relay_connection_and_are_made_again() {
+    let mut world = history_of(10, Paths::Blocked, true);
+    let joiner = world.add(PeerKind::Browser);
+    world.connect(joiner);
+    world.advance(8_000);
+    assert_eq!(world.members[joiner].client.stats().links_relayed, 1);
+    world.restart_relay();
+    assert_eq!(world.members[joiner].client.stats().links_relayed, 0, "ended with the socket");
+    world.advance(60_000);
+    world.leave(0);
+    let late = world.add(PeerKind::Browser);
+    world.connect(late);
+    world.advance(10_000);
+    assert_eq!(world.held(late).len(), 10, "the joiner serves the late one through the relay");
+}
+
+#[test]
+fn peers_are_looked_for_only_after_the_holdings_are_read() {
+    let mut world = history_of(12, Paths::Open, false);
+    let history = world.held(0);
+    let returning = world.add_with(PeerKind::Browser, &history, 5);
+    world.connect(returning);
+    world.advance(3_000);
+    let log = &world.members[returning].log;
+    let pages = log.iter().filter(|l| **l == "holdings").count();
+    assert_eq!(pages, 3, "12 held messages in pages of 5: {log:?}");
+    let last_page = log.iter().rposition(|l| *l == "holdings");
+    let first_link = log.iter().position(|l| *l == "offer" || *l == "answer");
+    assert!(first_link.is_none_or(|link| Some(link) > last_page), "{log:?}");
+    assert_eq!(world.members[returning].client.stats().backfilled_stored, 0, "it held everything");
+}
+
+#[test]
+fn a_fresh_start_presents_the_stored_head_to_a_restarted_relay() {
+    let mut world = history_of(4, Paths::Open, false);
+    let history = world.history(0);
+    world.leave(0);
+    world.restart_relay();
+    let returning = world.add_with(PeerKind::Browser, &history, 100);
+    world.connect(returning);
+    world.post(returning, "back again");
+    let newest = world.held(returning).last().unwrap().clone();
+    match newest.body {
+        catalk_proto::FactBody::Message { prev, .. } => assert_eq!(prev, history.last().map(|f| f.id)),
+        other => panic!("not a message: {other:?}"),
+    }
+}
