@@ -3,13 +3,13 @@
 //!
 //! - [`store::DiskStore`]: the crash-safe history store (a redb file) with
 //!   time- and size-based retention.
-//! - [`shell::Shell`]: drives the shared login session and sync engine of
-//!   `catalk-core` with a websocket, WebRTC data channels (`catalk-rtc`) and the store.
+//! - [`shell::Shell`]: carries out what the shared client driver of
+//!   `catalk-core` asks for, with a websocket, WebRTC data channels (`catalk-rtc`) and the store.
 //! - [`settings`]: flags and `CATALK_*` variables; [`metrics`]: `/metrics`.
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod links;
 pub mod metrics;
-pub mod peers;
 pub mod relay_socket;
 pub mod settings;
 pub mod shell;

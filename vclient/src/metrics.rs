@@ -21,20 +21,21 @@ pub struct Metrics {
     pub stored_bytes: AtomicU64,
     /// Messages removed by retention.
     pub pruned_messages: AtomicU64,
-    /// Open data channels.
+    /// Links to peers carrying history (data channels, or through the relay).
     pub peers_connected: AtomicU64,
     /// 1 while logged in to the relay.
     pub relay_connected: AtomicU64,
 }
 
 impl Metrics {
-    /// Adds `bytes` served to a peer of `kind`.
-    pub fn served(&self, kind: catalk_proto::PeerKind, bytes: u64) {
-        let counter = match kind {
-            catalk_proto::PeerKind::Browser => &self.served_bytes_browser,
-            catalk_proto::PeerKind::Virtual => &self.served_bytes_virtual,
-        };
-        counter.fetch_add(bytes, Ordering::Relaxed);
+    /// Takes the driver's counters: served bytes by peer kind, stored facts, open links.
+    pub fn record(&self, stats: &catalk_core::ClientStats) {
+        let to_virtual = stats.sync.served_bytes_to_virtual;
+        self.served_bytes_browser.store(stats.sync.served_bytes - to_virtual, Ordering::Relaxed);
+        self.served_bytes_virtual.store(to_virtual, Ordering::Relaxed);
+        self.live_facts.store(stats.live_stored, Ordering::Relaxed);
+        self.backfilled_facts.store(stats.backfilled_stored, Ordering::Relaxed);
+        self.peers_connected.store((stats.links_direct + stats.links_relayed) as u64, Ordering::Relaxed);
     }
 
     /// The Prometheus text exposition.
@@ -71,7 +72,12 @@ impl Metrics {
         );
         counter("catalk_vclient_stored_messages", "Messages held.", "gauge", &[("", get(&self.stored_messages))]);
         counter("catalk_vclient_stored_bytes", "Bytes of facts held.", "gauge", &[("", get(&self.stored_bytes))]);
-        counter("catalk_vclient_peers_connected", "Open data channels.", "gauge", &[("", get(&self.peers_connected))]);
+        counter(
+            "catalk_vclient_peers_connected",
+            "Links to peers carrying history.",
+            "gauge",
+            &[("", get(&self.peers_connected))],
+        );
         counter("catalk_vclient_relay_connected", "1 while logged in.", "gauge", &[("", get(&self.relay_connected))]);
         out
     }
@@ -93,8 +99,10 @@ mod tests {
     #[test]
     fn served_bytes_are_counted_by_peer_kind() {
         let metrics = Metrics::default();
-        metrics.served(catalk_proto::PeerKind::Browser, 100);
-        metrics.served(catalk_proto::PeerKind::Virtual, 7);
+        let mut stats = catalk_core::ClientStats::default();
+        stats.sync.served_bytes = 107;
+        stats.sync.served_bytes_to_virtual = 7;
+        metrics.record(&stats);
         let text = metrics.render();
         assert!(text.contains("catalk_vclient_served_bytes_total{peer_kind=\"browser\"} 100"), "{text}");
         assert!(text.contains("catalk_vclient_served_bytes_total{peer_kind=\"virtual\"} 7"), "{text}");

@@ -1,18 +1,18 @@
-//! The virtual client's shell: one task that owns the login session, the sync
-//! engine and the store, and carries out what they ask for. Sockets, data
-//! channels and timers report back through one event queue, so nothing here
-//! is shared between tasks.
+//! The virtual client's shell: one task that carries out what the client
+//! driver (`catalk_core::Client`) asks for, with a websocket, WebRTC data
+//! channels and the redb store. Sockets, links and timers report back through
+//! one event queue, so nothing here is shared between tasks, and no sync
+//! logic lives here: glare, the relay fallback and peer choice are the driver's.
 
+use crate::links::Links;
 use crate::metrics::Metrics;
-use crate::peers::Peers;
 use crate::relay_socket::RelaySocket;
 use crate::settings::Settings;
 use crate::store::DiskStore;
-use catalk_core::sync::{SyncConfig, SyncEngine, SyncInput, SyncOutput, load_page};
-use catalk_core::{ClientSession, Event, HistoryStore as _, OnlineView, Output, facts_to_present};
-use catalk_proto::{Fact, FactBody, PeerKind, PublicKey};
+use catalk_core::client::{Input, LinkId, Output, run_query};
+use catalk_core::{Client, ClientConfig, Event, HistoryStore as _};
+use catalk_proto::{PeerKind, PublicKey};
 use catalk_rtc::{LinkEvent, PeerLink, RtcError};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -42,23 +42,17 @@ pub enum Internal {
         /// Which connection attempt.
         generation: u64,
     },
-    /// Our offer to `peer`, or our answer to its offer, is ready (or failed).
+    /// The offer or answer of `link` is ready (or failed).
     LinkMade {
-        /// The peer key.
-        peer: String,
-        /// Which link to `peer`.
-        serial: u64,
-        /// Whether we offered or answer (and to which connection).
-        side: crate::peers::Side,
+        /// The driver's link.
+        link: LinkId,
         /// The link and its SDP, with its events.
         result: Result<(PeerLink, String, mpsc::Receiver<LinkEvent>), RtcError>,
     },
     /// Something from a data channel.
     Link {
-        /// The peer key.
-        peer: String,
-        /// Which link to `peer`.
-        serial: u64,
+        /// The driver's link.
+        link: LinkId,
         /// What happened.
         event: LinkEvent,
     },
@@ -66,25 +60,20 @@ pub enum Internal {
 
 /// A running virtual client.
 pub struct Shell {
-    pub(crate) settings: Settings,
-    pub(crate) store: DiskStore,
-    pub(crate) own: PublicKey,
-    session: ClientSession,
-    pub(crate) sync: SyncEngine,
+    settings: Settings,
+    store: DiskStore,
+    client: Client,
     socket: Option<RelaySocket>,
     generation: u64,
-    pub(crate) peers: Peers,
-    online: HashMap<String, PeerKind>,
-    holdings_loaded: bool,
-    pub(crate) events: mpsc::UnboundedSender<Internal>,
+    links: Links,
+    events: mpsc::UnboundedSender<Internal>,
     inbox: mpsc::UnboundedReceiver<Internal>,
-    pub(crate) metrics: Arc<Metrics>,
+    metrics: Arc<Metrics>,
 }
 
 impl Shell {
     /// A shell for `key` over `store`; call [`Shell::run`] to connect.
     pub fn new(settings: Settings, key: ed25519_dalek::SigningKey, store: DiskStore, metrics: Arc<Metrics>) -> Self {
-        let own = PublicKey::of(&key);
         let name = catalk_proto::DisplayName::new(&settings.name).unwrap_or_else(|_| {
             catalk_proto::DisplayName::new("history keeper").unwrap_or_else(|_| unreachable!("a valid literal"))
         });
@@ -92,19 +81,14 @@ impl Shell {
             PeerKind::Virtual => Some(u64::try_from(settings.store_options.retention.as_millis()).unwrap_or(u64::MAX)),
             PeerKind::Browser => None,
         };
-        let config = SyncConfig { window_ms, ..SyncConfig::default() };
         let (events, inbox) = mpsc::unbounded_channel();
         Self {
-            sync: SyncEngine::new(config, settings.kind, Vec::new()),
-            session: ClientSession::new(key, name),
+            client: Client::new(key, name, ClientConfig::headless(settings.kind, window_ms)),
             settings,
             store,
-            own,
             socket: None,
             generation: 0,
-            peers: Peers::default(),
-            online: HashMap::new(),
-            holdings_loaded: false,
+            links: Links::default(),
             events,
             inbox,
             metrics,
@@ -113,18 +97,13 @@ impl Shell {
 
     /// This client's public key.
     pub fn public_key(&self) -> PublicKey {
-        self.own
+        self.client.public_key()
     }
 
     /// Logs in and serves until `shutdown` resolves.
     pub async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) {
         self.refresh_store_metrics();
-        if let Ok(channels) = self.store.channels().await {
-            self.session.load_channels(&channels);
-        }
-        let present = self.present_facts().await;
-        self.session.set_present(present);
-        self.session.start(now_ms());
+        self.client.connect(now_ms());
         self.pump().await;
         tokio::pin!(shutdown);
         let mut next_prune = tokio::time::Instant::now();
@@ -132,240 +111,160 @@ impl Shell {
             let deadline = self.deadline();
             tokio::select! {
                 () = &mut shutdown => break,
-                Some(event) = self.inbox.recv() => self.handle(event).await,
-                () = tokio::time::sleep_until(deadline) => {
-                    let now = now_ms();
-                    self.session.handle_timeout(now);
-                    self.sync.handle_timeout(now);
-                }
+                Some(event) = self.inbox.recv() => self.handle(event),
+                () = tokio::time::sleep_until(deadline) => self.client.handle_timeout(now_ms()),
                 () = tokio::time::sleep_until(next_prune) => {
-                    self.prune().await;
+                    self.prune();
                     next_prune = tokio::time::Instant::now() + self.settings.prune_every;
                 }
             }
             self.pump().await;
         }
-        self.session.stop();
+        self.client.stop(now_ms());
         self.pump().await;
-        self.peers.close_all();
+        self.links.close_all();
     }
 
     fn deadline(&self) -> tokio::time::Instant {
-        let next = [self.session.poll_timeout(), self.sync.poll_timeout()].into_iter().flatten().min();
-        let wait = next.map_or(Duration::from_secs(60), |at| Duration::from_millis(at.saturating_sub(now_ms())));
+        let wait = self
+            .client
+            .poll_timeout()
+            .map_or(Duration::from_secs(60), |at| Duration::from_millis(at.saturating_sub(now_ms())));
         tokio::time::Instant::now() + wait.min(Duration::from_secs(60))
     }
 
-    async fn handle(&mut self, event: Internal) {
-        let now = now_ms();
+    fn input(&mut self, input: Input) {
+        self.client.handle_input(now_ms(), input);
+    }
+
+    fn handle(&mut self, event: Internal) {
         match event {
-            Internal::SocketOpen { generation } if generation == self.generation => {
-                self.session.handle_connected(now);
-            }
+            Internal::SocketOpen { generation } if generation == self.generation => self.input(Input::SocketOpen),
             Internal::SocketText { generation, text } if generation == self.generation => {
-                self.session.handle_text(now, &text);
+                self.input(Input::SocketText(text));
             }
             Internal::SocketClosed { generation } if generation == self.generation => {
                 self.socket = None;
                 self.metrics.relay_connected.store(0, Ordering::Relaxed);
-                self.session.handle_closed(now, jitter());
+                self.input(Input::SocketClosed { random: jitter() });
             }
-            Internal::LinkMade { peer, serial, side, result } => self.link_made(peer, serial, side, result),
-            Internal::Link { peer, serial, event } => self.link_event(peer, serial, event),
+            Internal::LinkMade { link, result } => match result {
+                Ok((peer_link, sdp, rx)) => {
+                    self.links.keep(link, peer_link, rx, &self.events);
+                    self.input(Input::LinkSdp { link, sdp });
+                }
+                Err(err) => self.input(Input::LinkFailed { link, reason: err.to_string() }),
+            },
+            Internal::Link { link, event } => self.input(match event {
+                LinkEvent::Open => Input::LinkOpen { link },
+                LinkEvent::Text(text) => Input::LinkText { link, text },
+                LinkEvent::Closed => Input::LinkClosed { link },
+            }),
             _ => {}
         }
     }
 
-    /// Carries out everything the session and the engine asked for, until both are quiet.
+    /// Carries out everything the driver asked for, until it is quiet.
     async fn pump(&mut self) {
-        loop {
-            if let Some(output) = self.session.poll_output() {
-                self.session_output(output).await;
-            } else if let Some(output) = self.sync.poll_output() {
-                self.sync_output(output).await;
-            } else {
-                return;
-            }
+        while let Some(output) = self.client.poll_output() {
+            self.carry_out(output).await;
         }
+        self.record_stats();
     }
 
-    async fn session_output(&mut self, output: Output) {
+    async fn carry_out(&mut self, output: Output) {
         match output {
-            Output::Connect => {
+            Output::OpenSocket => {
                 self.generation += 1;
                 self.socket = Some(RelaySocket::open(&self.settings.relay_url, self.generation, self.events.clone()));
             }
-            Output::Disconnect => self.socket = None,
-            Output::Send(text) => {
+            Output::CloseSocket => self.socket = None,
+            Output::ToRelay(text) => {
                 if let Some(socket) = &self.socket {
                     socket.send(text);
                 }
             }
-            Output::Persist(facts) => {
-                let count = facts.len() as u64;
-                if self.persist(facts).await {
-                    self.metrics.live_facts.fetch_add(count, Ordering::Relaxed);
+            Output::MakeOffer { link, .. } => Links::offer(&self.settings.rtc, link, &self.events),
+            Output::MakeAnswer { link, sdp, .. } => Links::answer(&self.settings.rtc, link, sdp, &self.events),
+            Output::AcceptAnswer { link, sdp } => {
+                let result = match self.links.get(link) {
+                    Some(peer_link) => peer_link.accept_answer(&sdp).await.map_err(|e| e.to_string()),
+                    None => Err("no such link".to_owned()),
+                };
+                if let Err(reason) = result {
+                    tracing::warn!(%link, %reason, "WebRTC answer rejected");
+                    self.input(Input::LinkFailed { link, reason });
                 }
             }
-            Output::Signal { from, from_conn, payload } => self.on_signal(from, from_conn, &payload).await,
-            Output::Event(event) => self.on_event(event).await,
+            Output::CloseLink { link } => self.links.close(link),
+            Output::ToPeer { link, text } => {
+                if let Err(err) = self.links.send(link, text) {
+                    tracing::debug!(%link, %err, "peer send failed");
+                    self.input(Input::LinkFailed { link, reason: err.to_string() });
+                }
+            }
+            Output::Load { ticket, query } => {
+                let result = run_query(&self.store, &query).await;
+                if let Err(err) = &result {
+                    tracing::error!(%err, "reading history failed");
+                }
+                self.input(Input::Loaded { ticket, result });
+            }
+            Output::Put { ticket, facts } => {
+                let result = self.store.put_facts(&facts).await.map(drop);
+                if let Err(err) = &result {
+                    tracing::error!(%err, "storing facts failed");
+                }
+                self.input(Input::Stored { ticket, result });
+                self.refresh_store_metrics();
+            }
+            Output::Verify { ticket, facts, trusted } => {
+                let valid = catalk_proto::verify_facts(&facts, |key| trusted.contains(key)).is_ok();
+                self.input(Input::Verified { ticket, facts, valid });
+            }
+            Output::Event(event) => self.on_event(&event),
             _ => {}
         }
     }
 
-    async fn sync_output(&mut self, output: SyncOutput) {
-        match output {
-            SyncOutput::Connect { peer } => self.connect(peer),
-            SyncOutput::Disconnect { peer } => {
-                if self.peers.remove(&peer) == Some(true) {
-                    self.metrics.peers_connected.fetch_sub(1, Ordering::Relaxed);
-                }
-            }
-            SyncOutput::Send { peer, text } => {
-                if is_facts_answer(&text) {
-                    self.metrics.served(self.kind_of(&peer), text.len() as u64);
-                }
-                if let Err(err) = self.peers.send(&peer, text) {
-                    tracing::debug!(%peer, %err, "peer send failed");
-                    self.drop_peer(&peer);
-                }
-            }
-            SyncOutput::Persist(facts) => {
-                let count = facts.len() as u64;
-                if self.persist(facts).await {
-                    self.metrics.backfilled_facts.fetch_add(count, Ordering::Relaxed);
-                }
-            }
-            SyncOutput::Load { peer, rid, channel, before, after, limit } => {
-                let (facts, more) = match load_page(&self.store, &channel, before, after, limit).await {
-                    Ok(page) => page,
-                    Err(err) => {
-                        tracing::error!(%err, "reading history failed");
-                        (Vec::new(), false)
-                    }
-                };
-                self.sync.handle_input(now_ms(), SyncInput::Loaded { peer, rid, facts, more });
-            }
-            SyncOutput::Status { channel, status } => tracing::debug!(%channel, ?status, "history status"),
-            SyncOutput::Verify { ticket, facts, trusted } => {
-                // Only asked for with `verify_outside`; verified here, on the shell's task.
-                let valid = catalk_proto::verify_facts(&facts, |key| trusted.contains(key)).is_ok();
-                self.sync.handle_input(now_ms(), SyncInput::Verified { ticket, facts, valid });
-            }
-        }
-    }
-
-    /// Stores facts durably, then tells the engine; `false` when the store failed.
-    async fn persist(&mut self, facts: Vec<Fact>) -> bool {
-        if facts.is_empty() {
-            return true;
-        }
-        match self.store.put_facts(&facts).await {
-            Ok(_) => {
-                self.sync.handle_input(now_ms(), SyncInput::Stored(facts));
-                self.refresh_store_metrics();
-                true
-            }
-            Err(err) => {
-                tracing::error!(%err, "storing facts failed");
-                false
-            }
-        }
-    }
-
-    async fn on_event(&mut self, event: Event) {
+    fn on_event(&self, event: &Event) {
         match event {
             Event::Ready { .. } => {
                 self.metrics.relay_connected.store(1, Ordering::Relaxed);
-                self.sync.set_trusted(self.session.trusted().to_vec());
-                if !self.holdings_loaded {
-                    self.holdings_loaded = true;
-                    self.load_holdings().await;
-                    let online = self.session.online_views();
-                    self.update_peers(&online);
-                }
                 tracing::info!(relay = %self.settings.relay_url, "logged in");
             }
-            Event::Presence { online } if self.holdings_loaded => self.update_peers(&online),
             Event::Privileges { privileges }
                 if !privileges.virtual_client && self.settings.kind == PeerKind::Virtual =>
             {
                 tracing::warn!(
-                    key = %self.own,
+                    key = %self.public_key(),
                     "the relay does not attest this key as a virtual client; start it with --virtual-client {}",
-                    self.own
+                    self.public_key()
                 );
             }
+            Event::History { channel, status } => tracing::debug!(%channel, ?status, "history status"),
+            Event::Error { code, message } => tracing::error!(%code, %message, "client error"),
             _ => {}
         }
     }
 
-    fn update_peers(&mut self, online: &[OnlineView]) {
-        let own = self.own.to_string();
-        let now: HashMap<String, PeerKind> = online
-            .iter()
-            .filter(|p| p.key != own)
-            .map(|p| (p.key.clone(), if p.privileges.virtual_client { PeerKind::Virtual } else { PeerKind::Browser }))
-            .collect();
-        let before = std::mem::replace(&mut self.online, now);
-        let time = now_ms();
-        for (peer, kind) in &self.online {
-            if !before.contains_key(peer) {
-                self.sync.handle_input(time, SyncInput::PeerOnline { peer: peer.clone(), kind: *kind });
-            }
-        }
-        for peer in before.keys() {
-            if !self.online.contains_key(peer) {
-                self.sync.handle_input(time, SyncInput::PeerOffline { peer: peer.clone() });
-            }
-        }
-    }
-
-    pub(crate) fn kind_of(&self, peer: &str) -> PeerKind {
-        self.online.get(peer).copied().unwrap_or(PeerKind::Browser)
-    }
-
-    /// Feeds the engine everything the store holds (once, after the first login).
-    async fn load_holdings(&mut self) {
-        let channels = self.store.channels().await.unwrap_or_default();
-        let mut facts = channels.clone();
-        for channel in &channels {
-            if let FactBody::Channel { name, .. } = &channel.body
-                && let Ok(mut messages) = self.store.messages_before(name, None, usize::MAX).await
-            {
-                facts.append(&mut messages);
-            }
-        }
-        self.sync.handle_input(now_ms(), SyncInput::Stored(facts));
-    }
-
-    async fn present_facts(&self) -> Vec<Fact> {
-        let grants = self.store.grants().await.unwrap_or_default();
-        let channels = self.store.channels().await.unwrap_or_default();
-        let mut heads = Vec::new();
-        for channel in &channels {
-            if let FactBody::Channel { name, .. } = &channel.body
-                && let Ok(mut newest) = self.store.messages_before(name, None, 1).await
-            {
-                heads.append(&mut newest);
-            }
-        }
-        facts_to_present(&self.own, &grants, &channels, &heads)
-    }
-
-    async fn prune(&mut self) {
+    fn prune(&mut self) {
         match self.store.prune(now_ms()) {
             Ok(report) => {
                 let pruned = (report.expired + report.over_cap) as u64;
                 self.metrics.pruned_messages.fetch_add(pruned, Ordering::Relaxed);
                 for (channel, newest_gone) in report.forgotten {
                     let before = newest_gone.increment().unwrap_or(newest_gone);
-                    self.sync.handle_input(now_ms(), SyncInput::Forgotten { channel, before });
+                    self.input(Input::Forgotten { channel, before });
                 }
                 self.refresh_store_metrics();
             }
             Err(err) => tracing::error!(%err, "pruning the store failed"),
         }
+    }
+
+    fn record_stats(&self) {
+        self.metrics.record(&self.client.stats());
     }
 
     fn refresh_store_metrics(&self) {
@@ -376,19 +275,6 @@ impl Shell {
             self.metrics.stored_bytes.store(bytes, Ordering::Relaxed);
         }
     }
-
-    /// Sends a signaling payload to `to` (all its connections, or `to_conn`).
-    pub(crate) fn signal(&mut self, to: PublicKey, to_conn: Option<u64>, payload: String) {
-        if let Err(err) = self.session.signal(to, to_conn, payload) {
-            tracing::debug!(%to, code = %err.code, "signal not sent");
-        }
-    }
-}
-
-/// Whether a peer message is a `facts` answer (what counts as served history).
-/// The engine serialises the tag first, so the prefix decides.
-fn is_facts_answer(text: &str) -> bool {
-    text.starts_with(r#"{"t":"facts""#)
 }
 
 /// Reconnect jitter in [0, 1).
@@ -396,21 +282,4 @@ fn jitter() -> f64 {
     let mut bytes = [0u8; 8];
     let _ = getrandom::fill(&mut bytes);
     (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn facts_answers_are_recognised_by_their_tag() {
-        let facts = catalk_proto::PeerMessage::Facts { rid: 1, facts: Vec::new(), more: false };
-        assert!(super::is_facts_answer(&serde_json::to_string(&facts).expect("json")));
-        let page = catalk_proto::PeerMessage::Page {
-            rid: 1,
-            channel: catalk_proto::ChannelName::general(),
-            before: None,
-            after: None,
-            limit: 1,
-        };
-        assert!(!super::is_facts_answer(&serde_json::to_string(&page).expect("json")));
-    }
 }
