@@ -374,7 +374,7 @@ mod tests {
             any::<u64>(),
             proptest::option::of(arb_id()),
             proptest::option::of(arb_id()),
-            "[0-9a-f]{32}",
+            any::<u128>(),
             any::<bool>(),
         )
             .prop_map(|(channel, count, oldest, newest, fp, complete)| ChannelHoldings {
@@ -382,7 +382,7 @@ mod tests {
                 count,
                 oldest,
                 newest,
-                fp,
+                fp: crate::Fingerprint(fp),
                 complete,
             })
     }

@@ -12,6 +12,7 @@ mod canonical;
 mod channel;
 mod error_code;
 mod fact;
+mod fingerprint;
 mod frame;
 mod ice;
 mod id;
@@ -28,6 +29,7 @@ pub use canonical::CanonicalWriter;
 pub use channel::{ChannelName, ChannelNameError, DEFAULT_CHANNEL};
 pub use error_code::ErrorCode;
 pub use fact::{Fact, FactBody, FactKind, VerifyError};
+pub use fingerprint::{Fingerprint, FingerprintParseError, fingerprint, mix};
 pub use frame::{
     ClientFrame, DecodeError, LoginFrame, PostFrame, ServerFrame, WelcomeFrame, decode_client_frame, request_id_of,
 };
@@ -39,7 +41,7 @@ pub use login::{LoginError, login_signing_bytes, sign_login, verify_login};
 pub use message::{DraftId, author_signing_bytes, sign_post, verify_author};
 pub use peer::{
     ChannelHoldings, MAX_PAGE_FACTS, MAX_PART_IDS, MAX_PEER_MESSAGE_BYTES, MAX_SUM_PARTS, PeerKind, PeerMessage,
-    RangePart, RefusalCode, SignalKind, SyncSignal, fingerprint, mix,
+    RangePart, RefusalCode, SignalKind, SyncSignal,
 };
 pub use privileges::Privileges;
 pub use text::{DisplayName, TextError, validate_body};

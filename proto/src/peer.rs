@@ -3,6 +3,7 @@
 
 use crate::channel::ChannelName;
 use crate::fact::Fact;
+use crate::fingerprint::Fingerprint;
 use crate::id::FactId;
 use serde::{Deserialize, Serialize};
 
@@ -93,8 +94,8 @@ pub struct ChannelHoldings {
     pub oldest: Option<FactId>,
     /// Its newest message, if any.
     pub newest: Option<FactId>,
-    /// Fingerprint of the set of held message ids (see [`crate::fingerprint`]).
-    pub fp: String,
+    /// Fingerprint of the set of held message ids.
+    pub fp: Fingerprint,
     /// Whether the peer's chain reaches the channel's creation fact with no gap.
     pub complete: bool,
 }
@@ -107,9 +108,9 @@ pub struct RangePart {
     pub before: Option<FactId>,
     /// How many message ids the peer holds in the part.
     pub count: u64,
-    /// The [`fingerprint`] of those ids, as 32 hex digits; empty (left out) when `ids` lists them.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub fp: String,
+    /// The fingerprint of those ids; left out when `ids` lists them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fp: Option<Fingerprint>,
     /// All of those ids, ascending, when the part holds at most [`MAX_PART_IDS`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ids: Option<Vec<FactId>>,
@@ -179,41 +180,9 @@ pub enum PeerMessage {
     },
 }
 
-/// Order-independent fingerprint of a set of ids: the wrapping sum of a mix of
-/// each id's bytes, as 32 hex digits. Equal sets give equal fingerprints; the
-/// fingerprint of a union of disjoint sets is the wrapping sum of theirs.
-pub fn fingerprint<'a>(ids: impl IntoIterator<Item = &'a FactId>) -> u128 {
-    ids.into_iter().fold(0u128, |acc, id| acc.wrapping_add(mix(id)))
-}
-
-/// The per-id term of [`fingerprint`] (SplitMix-style mixing of both halves).
-pub fn mix(id: &FactId) -> u128 {
-    let v = u128::from_be_bytes(id.to_bytes());
-    let mut hi = (v >> 64) as u64 ^ 0x9e37_79b9_7f4a_7c15;
-    let mut lo = v as u64 ^ 0xbf58_476d_1ce4_e5b9;
-    for _ in 0..2 {
-        hi = (hi ^ (hi >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        lo = (lo ^ (lo >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        hi ^= lo.rotate_left(17);
-        lo ^= hi.rotate_left(31);
-    }
-    (u128::from(hi) << 64) | u128::from(lo)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fingerprint_is_order_independent_and_additive() {
-        let ids: Vec<FactId> = (0..50).map(|n| FactId::from_parts(1000 + n, u128::from(n))).collect();
-        let forward = fingerprint(&ids);
-        let backward = fingerprint(ids.iter().rev());
-        assert_eq!(forward, backward);
-        let (a, b) = ids.split_at(20);
-        assert_eq!(fingerprint(a).wrapping_add(fingerprint(b)), forward);
-        assert_ne!(fingerprint(&ids[1..]), forward);
-    }
 
     #[test]
     fn sync_signals_keep_their_wire_form() {

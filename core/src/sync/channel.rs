@@ -4,7 +4,7 @@
 use crate::sync::index::ChannelIndex;
 use crate::sync::intervals::{Intervals, Range};
 use crate::sync::status::HistoryStatus;
-use catalk_proto::{ChannelHoldings, FactId};
+use catalk_proto::{ChannelHoldings, FactId, Fingerprint};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One channel's sync state.
@@ -45,7 +45,7 @@ pub(crate) struct ChannelState {
     /// peer: missing until held, or until that peer answered a page over them.
     shown: BTreeMap<FactId, String>,
     /// Per peer: the hello fingerprint our holdings were last reconciled against.
-    probed: BTreeMap<String, String>,
+    probed: BTreeMap<String, Fingerprint>,
 }
 
 /// Most shown-but-lacking ids kept per channel (more wait for the next reconciliation).
@@ -132,13 +132,13 @@ impl ChannelState {
     }
 
     /// Whether our holdings were already reconciled against `peer`'s hello fingerprint `fp`.
-    pub fn probed(&self, peer: &str, fp: &str) -> bool {
-        self.probed.get(peer).is_some_and(|done| done == fp)
+    pub fn probed(&self, peer: &str, fp: Fingerprint) -> bool {
+        self.probed.get(peer).is_some_and(|done| *done == fp)
     }
 
     /// Notes that our holdings are (being) reconciled against `peer`'s hello fingerprint `fp`.
-    pub fn note_probed(&mut self, peer: &str, fp: &str) {
-        self.probed.insert(peer.to_owned(), fp.to_owned());
+    pub fn note_probed(&mut self, peer: &str, fp: Fingerprint) {
+        self.probed.insert(peer.to_owned(), fp);
     }
 
     /// Lets `peer`'s hello be reconciled against again (its answer was refused for its rate limit).
@@ -183,13 +183,13 @@ mod tests {
         FactId::from_parts(1_000 + n, 0)
     }
 
-    fn holdings(oldest: u64, count: u64, fp: &str, complete: bool) -> ChannelHoldings {
+    fn holdings(oldest: u64, count: u64, fp: u128, complete: bool) -> ChannelHoldings {
         ChannelHoldings {
             channel: catalk_proto::ChannelName::general(),
             count,
             oldest: Some(id(oldest)),
             newest: Some(id(oldest + count)),
-            fp: fp.into(),
+            fp: Fingerprint(fp),
             complete,
         }
     }
@@ -198,7 +198,7 @@ mod tests {
     fn an_older_peer_keeps_the_bottom_pending_until_it_answers() {
         let mut state = ChannelState::default();
         state.index.insert(id(50), Link { prev: None, epoch: id(0) });
-        state.note_hello("a", &holdings(10, 60, "a", true));
+        state.note_hello("a", &holdings(10, 60, 1, true));
         assert!(state.older_pending(id(50)));
         state.note_answered("a", Range::new(None, Some(id(50))));
         assert!(!state.older_pending(id(50)));
@@ -212,9 +212,9 @@ mod tests {
     fn only_a_complete_peer_confirms_a_bottom() {
         let mut state = ChannelState::default();
         state.index.insert(id(50), Link { prev: None, epoch: id(0) });
-        state.note_hello("p", &holdings(50, 10, "partial", false));
+        state.note_hello("p", &holdings(50, 10, 2, false));
         assert!(!state.bottom_confirmed(id(50)));
-        state.note_hello("w", &holdings(50, 10, "whole", true));
+        state.note_hello("w", &holdings(50, 10, 3, true));
         assert!(state.bottom_confirmed(id(50)));
         assert!(!state.bottom_confirmed(id(60)));
     }

@@ -227,7 +227,7 @@ impl SyncEngine {
                 count: state.index.count(),
                 oldest: state.index.oldest(),
                 newest: state.index.newest(),
-                fp: state.index.fingerprint().to_owned(),
+                fp: state.index.fingerprint(),
                 complete: survey(state, &self.epochs, &[]).complete,
             })
             .collect()

@@ -78,7 +78,7 @@ impl Survey<'_> {
 }
 
 /// Whether a peer holding `h` may hold ids in `range` that a holder of `ours` lacks.
-fn may_hold(h: &ChannelHoldings, ours: &str, range: &Range) -> bool {
+fn may_hold(h: &ChannelHoldings, ours: catalk_proto::Fingerprint, range: &Range) -> bool {
     h.count > 0
         && h.fp != ours
         && h.oldest.is_some_and(|o| range.before.is_none_or(|b| o < b))
@@ -244,7 +244,7 @@ mod tests {
             count: state.index.count(),
             oldest: state.index.oldest(),
             newest: state.index.newest(),
-            fp: state.index.fingerprint().to_owned(),
+            fp: state.index.fingerprint(),
             complete,
         }
     }
@@ -309,7 +309,7 @@ mod tests {
         put(&mut s, 11, Some(10), RUN1);
         assert_eq!(survey(&s, &BTreeSet::new(), &[]).missing(), vec![Range::new(None, Some(id(10)))]);
         let mut peer = holdings_of(&s, true);
-        peer.fp = "theirs".into();
+        peer.fp = catalk_proto::Fingerprint(1);
         s.note_hello("p", &peer);
         assert!(survey(&s, &BTreeSet::new(), &[]).complete);
     }
@@ -331,7 +331,7 @@ mod tests {
         let alone = survey(&s, &BTreeSet::new(), &[]);
         assert_eq!(alone.missing(), vec![Range::new(None, Some(id(20)))]);
         let mut peer = holdings_of(&s, true);
-        peer.fp = "other".into();
+        peer.fp = catalk_proto::Fingerprint(2);
         s.note_hello("p", &peer);
         assert_eq!(survey(&s, &BTreeSet::new(), &[]).missing(), vec![]);
     }

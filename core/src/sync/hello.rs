@@ -61,7 +61,7 @@ mod tests {
                 count: u64::MAX,
                 oldest: Some(FactId::from_parts(1, 1)),
                 newest: Some(FactId::from_parts(2, 2)),
-                fp: format!("{:032x}", u128::MAX),
+                fp: catalk_proto::Fingerprint(u128::MAX),
                 complete: false,
             })
             .collect();

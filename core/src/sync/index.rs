@@ -3,11 +3,8 @@
 //! fingerprint of the held ids. Inserting is idempotent, in any order.
 
 use crate::sync::intervals::Range;
-use catalk_proto::{FactId, mix};
+use catalk_proto::{FactId, Fingerprint};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// The fingerprint of no ids.
-const EMPTY_FINGERPRINT: &str = "00000000000000000000000000000000";
 
 /// What the index keeps of one message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,9 +26,8 @@ pub(crate) struct ChannelIndex {
     dangling: BTreeMap<FactId, Vec<FactId>>,
     /// Channel facts of this channel (the oldest is the creation fact).
     channel_facts: BTreeSet<FactId>,
-    fingerprint: u128,
-    /// `fingerprint` as peers advertise it, kept up to date on insert.
-    fingerprint_hex: String,
+    /// The fingerprint of `held`, as peers advertise it, kept up to date on insert.
+    fingerprint: Fingerprint,
 }
 
 impl ChannelIndex {
@@ -41,8 +37,7 @@ impl ChannelIndex {
             return false;
         }
         self.held.insert(id, link);
-        self.fingerprint = self.fingerprint.wrapping_add(mix(&id));
-        self.fingerprint_hex = format!("{:032x}", self.fingerprint);
+        self.fingerprint = self.fingerprint.with(&id);
         if let Some(waiting) = self.dangling.remove(&id) {
             for child in waiting {
                 self.roots.remove(&child);
@@ -70,9 +65,8 @@ impl ChannelIndex {
             return 0;
         }
         for id in forgotten.keys() {
-            self.fingerprint = self.fingerprint.wrapping_sub(mix(id));
+            self.fingerprint = self.fingerprint.without(id);
         }
-        self.fingerprint_hex = format!("{:032x}", self.fingerprint);
         self.roots.clear();
         self.dangling.clear();
         for (id, link) in &self.held {
@@ -140,8 +134,8 @@ impl ChannelIndex {
     }
 
     /// How many held messages lie inside `range`, and their fingerprint.
-    pub fn summary(&self, range: &Range) -> (u64, u128) {
-        self.ids_in(range).fold((0, 0), |(count, fp), id| (count + 1, fp.wrapping_add(mix(&id))))
+    pub fn summary(&self, range: &Range) -> (u64, Fingerprint) {
+        self.ids_in(range).fold((0, Fingerprint::EMPTY), |(count, fp), id| (count + 1, fp.with(&id)))
     }
 
     /// Whether the message `id` is held.
@@ -160,8 +154,8 @@ impl ChannelIndex {
     }
 
     /// The fingerprint of the held ids as peers advertise it (32 hex digits).
-    pub fn fingerprint(&self) -> &str {
-        if self.held.is_empty() { EMPTY_FINGERPRINT } else { &self.fingerprint_hex }
+    pub fn fingerprint(&self) -> Fingerprint {
+        self.fingerprint
     }
 }
 
@@ -194,16 +188,16 @@ mod tests {
             assert_eq!(index.count(), 4);
         }
         assert_eq!(forward.fingerprint(), backward.fingerprint());
-        assert_eq!(forward.fingerprint(), format!("{:032x}", fingerprint(&[id(1), id(2), id(3), id(4)])));
+        assert_eq!(forward.fingerprint(), fingerprint(&[id(1), id(2), id(3), id(4)]));
     }
 
     #[test]
     fn duplicates_change_nothing() {
         let mut index = ChannelIndex::default();
         assert!(index.insert(id(1), link(None)));
-        let fp = index.fingerprint().to_owned();
+        let fp = index.fingerprint();
         assert!(!index.insert(id(1), link(None)));
-        assert_eq!((index.count(), index.fingerprint()), (1, fp.as_str()));
+        assert_eq!((index.count(), index.fingerprint()), (1, fp));
     }
 
     #[test]
@@ -216,7 +210,7 @@ mod tests {
         assert_eq!(index.forget_before(id(3)), 2);
         assert_eq!((index.count(), index.oldest()), (3, Some(id(3))));
         assert_eq!(index.roots().map(|(r, _)| r).collect::<Vec<_>>(), vec![id(3)]);
-        assert_eq!(index.fingerprint(), format!("{:032x}", fingerprint(&[id(3), id(4), id(5)])));
+        assert_eq!(index.fingerprint(), fingerprint(&[id(3), id(4), id(5)]));
         // The forgotten predecessor arriving again links the chain as before.
         index.insert(id(2), link(Some(1)));
         assert_eq!(index.roots().map(|(r, _)| r).collect::<Vec<_>>(), vec![id(2)]);

@@ -84,7 +84,7 @@ pub(crate) fn split(index: &ChannelIndex, range: &Range) -> Vec<RangePart> {
             // A part ends where the next one's first id is.
             before: if n == last { range.before } else { chunks[n + 1].first().copied() },
             count: part.len() as u64,
-            fp: if part.len() <= MAX_PART_IDS { String::new() } else { format!("{:032x}", fingerprint(part.iter())) },
+            fp: (part.len() > MAX_PART_IDS).then(|| fingerprint(part.iter())),
             ids: (part.len() <= MAX_PART_IDS).then(|| part.to_vec()),
         })
         .collect()
@@ -102,7 +102,7 @@ pub(crate) fn check_parts(range: &Range, parts: &[RangePart]) -> Result<(), Part
             return Err(PartsError::Bound(n));
         }
         let Some(ids) = &part.ids else {
-            if part.fp.len() != 32 || u128::from_str_radix(&part.fp, 16).is_err() {
+            if part.fp.is_none() {
                 return Err(PartsError::Fingerprint(n));
             }
             continue;
@@ -121,8 +121,8 @@ impl SyncEngine {
     /// from our holdings in a way no request in flight explains.
     pub(super) fn start_probes(&mut self) {
         let now = self.now;
-        let mut starts: Vec<(String, ChannelName, String)> = Vec::new();
-        let mut settled: Vec<(String, ChannelName, String)> = Vec::new();
+        let mut starts: Vec<(String, ChannelName, catalk_proto::Fingerprint)> = Vec::new();
+        let mut settled: Vec<(String, ChannelName, catalk_proto::Fingerprint)> = Vec::new();
         for (id, peer) in self.linked_peers() {
             if peer.penalised(now) || now < peer.cooldown_until || peer.busy() {
                 continue;
@@ -130,7 +130,7 @@ impl SyncEngine {
             let Some(hello) = peer.hello() else { continue };
             for (channel, theirs) in hello {
                 let Some(state) = self.channels.get(channel) else { continue };
-                if theirs.count == 0 || theirs.fp == state.index.fingerprint() || state.probed(id, &theirs.fp) {
+                if theirs.count == 0 || theirs.fp == state.index.fingerprint() || state.probed(id, theirs.fp) {
                     continue;
                 }
                 if self.requests.values().any(|r| &r.channel == channel) {
@@ -146,8 +146,8 @@ impl SyncEngine {
                     continue;
                 }
                 let (count, fp) = state.index.summary(&Range::through(theirs.newest));
-                let entry = (id.clone(), channel.clone(), theirs.fp.clone());
-                if state.floor.is_none() && count == theirs.count && format!("{fp:032x}") == theirs.fp {
+                let entry = (id.clone(), channel.clone(), theirs.fp);
+                if state.floor.is_none() && count == theirs.count && fp == theirs.fp {
                     // Equal up to its newest: only our newer messages differ.
                     settled.push(entry);
                 } else {
@@ -157,7 +157,7 @@ impl SyncEngine {
         }
         for (peer, channel, fp) in settled.into_iter().chain(starts.iter().cloned()) {
             if let Some(state) = self.channels.get_mut(&channel) {
-                state.note_probed(&peer, &fp);
+                state.note_probed(&peer, fp);
             }
         }
         for (peer, channel, _) in starts {
@@ -232,7 +232,7 @@ impl SyncEngine {
                 }
                 None => {
                     let (count, fp) = state.index.summary(&piece);
-                    if count != part.count || format!("{fp:032x}") != part.fp {
+                    if count != part.count || Some(fp) != part.fp {
                         deeper.push(piece);
                     }
                 }
@@ -284,7 +284,7 @@ mod tests {
         assert!(parts.iter().all(|p| p.ids.is_none() && p.count <= 563));
         for (part, piece) in parts.iter().zip(pieces(&range, &parts)) {
             let (count, fp) = index.summary(&piece);
-            assert_eq!((count, format!("{fp:032x}")), (part.count, part.fp.clone()));
+            assert_eq!((count, Some(fp)), (part.count, part.fp));
         }
         // 16 × 16 ids or fewer are all listed at the first split.
         let listed = split(&index_of(0..256), &Range::new(None, None));
