@@ -94,7 +94,7 @@ async fn paged(store: &DiskStore) -> anyhow::Result<SyncEngine> {
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let (Some(mode), Some(dir)) = (args.get(1), args.get(2)) else {
-        anyhow::bail!("usage: startup make|whole|paged <dir> [count]")
+        anyhow::bail!("usage: startup make|whole|paged|open <dir> [count]")
     };
     let path = std::path::Path::new(dir).join("history.redb");
     if mode == "make" {
@@ -112,6 +112,7 @@ async fn main() -> anyhow::Result<()> {
     let engine = match mode.as_str() {
         "whole" => whole(&store).await?,
         "paged" => paged(&store).await?,
+        "open" => engine(),
         other => anyhow::bail!("unknown mode {other}"),
     };
     let held = engine.holdings().iter().map(|h| h.count).sum::<u64>();
