@@ -17,10 +17,3 @@ pub fn error(code: &str, message: &str) -> JsValue {
     let _ = Reflect::set(&object, &"message".into(), &message.into());
     object.into()
 }
-
-/// An `{ type: "error", code, message }` event.
-pub fn error_event(code: &str, message: &str) -> JsValue {
-    let event = error(code, message);
-    let _ = Reflect::set(&event, &"type".into(), &"error".into());
-    event
-}

@@ -7,22 +7,19 @@
 //! API is documented in `docs/client-api.md`.
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
-mod client;
 mod idb_store;
 mod identity;
-mod journal;
 mod js;
-mod p2p;
 mod rtc;
 mod selftest;
+mod shell;
 mod socket;
-mod verify;
 mod webcrypto;
 
 use catalk_core::{HistoryStore, MessageView};
 use catalk_proto::{ChannelName, FactId, Privileges, PublicKey};
-use client::{Shell, now_ms};
 use identity::{Identity, IdentityError};
+use shell::Shell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
@@ -86,7 +83,7 @@ impl CatalkClient {
     #[wasm_bindgen(js_name = createIdentity)]
     pub async fn create_identity(&self, name: String) -> Result<JsValue, JsValue> {
         let identity = identity::create(&self.shell.store, &name).await.map_err(identity_error)?;
-        self.shell.adopt_identity(identity.clone()).await;
+        self.shell.adopt_identity(identity.clone());
         Ok(identity_view(&identity))
     }
 
@@ -96,11 +93,8 @@ impl CatalkClient {
         let mut identity = self.shell.identity().ok_or_else(|| js::error("no_identity", "create an identity first"))?;
         identity.name = catalk_proto::DisplayName::new(&name).map_err(|e| js::error("invalid_name", &e.to_string()))?;
         identity::save(&self.shell.store, &identity).await.map_err(identity_error)?;
-        let new_name = identity.name.clone();
-        self.shell.with_session(|s| s.set_name(now_ms(), new_name));
-        self.shell.pump();
         let view = identity_view(&identity);
-        self.shell.adopt_name(identity);
+        self.shell.rename(identity);
         Ok(view)
     }
 
@@ -119,7 +113,7 @@ impl CatalkClient {
     pub async fn import_backup(&self, text: String, passphrase: String) -> Result<JsValue, JsValue> {
         let identity = identity::import_backup(&text, &passphrase).await.map_err(identity_error)?;
         identity::save(&self.shell.store, &identity).await.map_err(identity_error)?;
-        self.shell.adopt_identity(identity.clone()).await;
+        self.shell.adopt_identity(identity.clone());
         Ok(identity_view(&identity))
     }
 
@@ -131,28 +125,28 @@ impl CatalkClient {
 
     /// Starts the connection loop.
     pub async fn connect(&self) {
-        self.shell.connect().await;
+        self.shell.connect();
     }
 
     /// `"offline" | "connecting" | "connected" | "reconnecting"`.
     pub fn status(&self) -> JsValue {
-        let status = self.shell.with_session(|s| s.status()).unwrap_or(catalk_core::ConnectionStatus::Offline);
+        let status = self.shell.view(|c| c.session().status()).unwrap_or(catalk_core::ConnectionStatus::Offline);
         js::to_js(&status)
     }
 
     /// This key's privileges.
     pub fn privileges(&self) -> JsValue {
-        js::to_js(&self.shell.with_session(|s| s.privileges()).unwrap_or(Privileges::NONE))
+        js::to_js(&self.shell.view(|c| c.session().privileges()).unwrap_or(Privileges::NONE))
     }
 
     /// `[{ id, name, creator }]`, `general` first.
     pub fn channels(&self) -> JsValue {
-        js::to_js(&self.shell.with_session(|s| s.channel_views()).unwrap_or_default())
+        js::to_js(&self.shell.view(|c| c.session().channel_views()).unwrap_or_default())
     }
 
     /// `[{ key, name, privileges }]`.
     pub fn online(&self) -> JsValue {
-        js::to_js(&self.shell.with_session(|s| s.online_views()).unwrap_or_default())
+        js::to_js(&self.shell.view(|c| c.session().online_views()).unwrap_or_default())
     }
 
     /// The last display name seen for `key`, or `null`.
@@ -187,18 +181,18 @@ impl CatalkClient {
     /// Posts a message; resolves to its id.
     pub async fn post(&self, channel: String, text: String) -> Result<JsValue, JsValue> {
         let draft = Shell::draft_id();
-        id_result(self.shell.request(|s| s.post(&channel, &text, draft)).await)
+        id_result(self.shell.request(|c| c.post(&channel, &text, draft)).await)
     }
 
     /// Creates a channel.
     #[wasm_bindgen(js_name = createChannel)]
     pub async fn create_channel(&self, name: String) -> Result<JsValue, JsValue> {
-        id_result(self.shell.request(|s| s.create_channel(&name)).await)
+        id_result(self.shell.request(|c| c.create_channel(&name)).await)
     }
 
     /// Claims ownership with the relay's one-time token.
     pub async fn claim(&self, token: String) -> Result<JsValue, JsValue> {
-        id_result(self.shell.request(|s| s.claim(&token)).await)
+        id_result(self.shell.request(|c| c.claim(&token)).await)
     }
 
     /// Sets another key's privileges (owners only).
@@ -206,14 +200,14 @@ impl CatalkClient {
         let key: PublicKey = key.parse().map_err(|_| js::error("invalid", "not a public key"))?;
         let privileges: Privileges =
             serde_wasm_bindgen::from_value(privileges).map_err(|e| js::error("invalid", &e.to_string()))?;
-        id_result(self.shell.request(|s| s.grant(key, privileges)).await)
+        id_result(self.shell.request(|c| c.grant(key, privileges)).await)
     }
 
     /// `{ state: "complete" | "filling" | "missing" | "unknown", missing?: [{ after, before }] }` for a channel.
     #[wasm_bindgen(js_name = historyStatus)]
     pub fn history_status(&self, channel: String) -> JsValue {
         match ChannelName::new(&channel) {
-            Ok(channel) => self.shell.history_status(&channel),
+            Ok(channel) => self.shell.view(|c| js::to_js(&c.history_status(&channel))).unwrap_or(JsValue::NULL),
             Err(_) => JsValue::NULL,
         }
     }
@@ -225,26 +219,27 @@ impl CatalkClient {
     pub fn set_ice_servers(&self, servers: JsValue) -> Result<(), JsValue> {
         let servers: Vec<catalk_proto::IceServer> =
             serde_wasm_bindgen::from_value(servers).map_err(|e| js::error("invalid", &e.to_string()))?;
-        *self.shell.ice_servers.borrow_mut() = servers;
+        self.shell.set_ice_servers(servers);
         Ok(())
     }
 
     /// The STUN/TURN servers in use (see `setIceServers`).
     #[wasm_bindgen(js_name = iceServers)]
     pub fn ice_servers(&self) -> JsValue {
-        js::to_js(&*self.shell.ice_servers.borrow())
+        js::to_js(&self.shell.ice_servers())
     }
 
     /// Bytes of history this client served to peers.
     #[wasm_bindgen(js_name = servedBytes)]
     pub fn served_bytes(&self) -> f64 {
-        self.shell.served_bytes() as f64
+        self.shell.view(|c| c.stats().sync.served_bytes).unwrap_or(0) as f64
     }
 
-    /// Sync counters: `{ served_bytes, served_facts, refused_rate_limited, rejected_answers, timeouts, fetched_facts }`.
+    /// Sync counters: the sync engine's (`served_bytes`, `served_facts`, `fetched_facts`, `timeouts`, …)
+    /// and the driver's (`live_stored`, `backfilled_stored`, `links_direct`, `links_relayed`), in one object.
     #[wasm_bindgen(js_name = syncStats)]
     pub fn sync_stats(&self) -> JsValue {
-        self.shell.sync_stats()
+        self.shell.view(|c| js::to_js(&c.stats())).unwrap_or(JsValue::NULL)
     }
 
     /// Lets `verifier(ticket, factsJson, trustedJson)` verify the signatures of
@@ -252,7 +247,7 @@ impl CatalkClient {
     /// with `verified(ticket, valid)`. Without one they are verified on this thread.
     #[wasm_bindgen(js_name = setVerifier)]
     pub fn set_verifier(&self, verifier: Option<js_sys::Function>) {
-        *self.shell.verifier.borrow_mut() = verifier;
+        self.shell.set_verifier(verifier);
     }
 
     /// The verifier's answer for `ticket`: `true` / `false`, or `undefined` when it
@@ -260,20 +255,19 @@ impl CatalkClient {
     pub fn verified(&self, ticket: f64, valid: Option<bool>) {
         // Tickets are small integers, exact in an f64.
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        verify::verified(&self.shell, ticket as u64, valid);
+        self.shell.verified(ticket as u64, valid);
     }
 
     /// The most recent peer-to-peer sync events, oldest first, each
     /// `"<ms since the first> <what>"`: for diagnosis.
     #[wasm_bindgen(js_name = syncJournal)]
     pub fn sync_journal(&self) -> Vec<String> {
-        self.shell.journal.entries()
+        self.shell.view(catalk_core::Client::journal).unwrap_or_default()
     }
 
     /// Stops the connection loop.
     pub fn close(&self) {
-        self.shell.with_session(|s| s.stop());
-        self.shell.pump();
+        self.shell.close();
     }
 }
 
@@ -338,5 +332,17 @@ mod tests {
         assert!(!verify_facts_json(&json(&history.messages), "[]"), "no trusted relay");
         assert!(!verify_facts_json("[{\"id\":", &trusted), "malformed facts");
         assert!(!verify_facts_json(&json(&history.messages), "not json"), "malformed keys");
+    }
+
+    #[test]
+    fn sync_stats_keep_the_engine_counters_at_the_top_level() {
+        let stats = serde_json::to_value(catalk_core::ClientStats::default()).unwrap_or_default();
+        for field in ["served_bytes", "served_facts", "fetched_facts", "timeouts", "rejected_answers", "sums_answered"]
+        {
+            assert!(stats[field].is_number(), "{field} in {stats}");
+        }
+        for field in ["live_stored", "backfilled_stored", "links_direct", "links_relayed"] {
+            assert!(stats[field].is_number(), "{field} in {stats}");
+        }
     }
 }

@@ -38,10 +38,6 @@ struct Channel {
 
 /// A peer connection with at most one data channel.
 pub struct PeerLink {
-    /// Whether this side made the offer.
-    pub offered: bool,
-    /// Set by the owner to tell links to the same peer apart.
-    pub serial: u64,
     pc: RtcPeerConnection,
     channel: Rc<RefCell<Channel>>,
     _ondatachannel: Option<Closure<dyn FnMut(RtcDataChannelEvent)>>,
@@ -165,14 +161,13 @@ impl PeerLink {
             events: Some(events),
             closures: Vec::new(),
         }));
-        Self { offered: false, serial: 0, pc, channel, _ondatachannel: None }
+        Self { pc, channel, _ondatachannel: None }
     }
 
     /// Starts a connection as the offering side; returns the link and the offer SDP to signal.
     pub async fn offer(ice_servers: &JsValue, events: LinkEvents) -> Result<(Self, String), String> {
         let pc = new_connection(ice_servers)?;
-        let mut link = Self::with_connection(pc, events);
-        link.offered = true;
+        let link = Self::with_connection(pc, events);
         let init = RtcDataChannelInit::new();
         init.set_ordered(true);
         let dc = link.pc.create_data_channel_with_data_channel_dict("catalk-sync", &init);
@@ -226,11 +221,6 @@ impl PeerLink {
         let mut ch = self.channel.borrow_mut();
         ch.queue.push_back(text);
         flush(&mut ch);
-    }
-
-    /// Whether the data channel is open.
-    pub fn is_open(&self) -> bool {
-        self.channel.borrow().dc.as_ref().is_some_and(|dc| dc.ready_state() == RtcDataChannelState::Open)
     }
 
     /// Closes the connection.
