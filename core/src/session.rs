@@ -122,6 +122,20 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The [`Event::Error`] for a store that failed while `doing` (e.g. "Saving new messages"):
+    /// `quota_exceeded` when the device is full, else `storage`.
+    pub fn storage_error(doing: &str, err: &crate::StoreError) -> Self {
+        match err {
+            crate::StoreError::QuotaExceeded => Self::Error {
+                code: "quota_exceeded".to_owned(),
+                message: format!("Storage is full: {} is not possible on this device", doing.to_lowercase()),
+            },
+            other => Self::Error { code: "storage".to_owned(), message: format!("{doing} failed: {other}") },
+        }
+    }
+}
+
 /// What the shell must do next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

@@ -47,6 +47,10 @@ test("a late joiner fills from the virtual client when no browser holds the hist
     await c.page.waitForSelector(`[data-testid=presence][data-key="${vclient.publicKey()}"]`);
     await waitComplete(c.page, 60_000);
     const cTexts = await storedTexts(c.page);
+    if (cTexts.length !== TOTAL) {
+      await dumpSync({ C: c.page });
+      console.log("virtual client log tail:", vclient.log.slice(-4000));
+    }
     assert.equal(cTexts.length, TOTAL, "C holds every message");
     assert.equal(new Set(cTexts).size, TOTAL, "no duplicates");
     const served = await waitMetric(vclient, SERVED, (n) => n > 0);

@@ -56,12 +56,19 @@ fn page(rid: u64) -> catalk_proto::PeerMessage {
     }
 }
 
-/// A `hello` of about `bytes` bytes (its fingerprint strings pad it).
+/// A `hello` of at least `bytes` bytes of JSON (one channel entry repeated pads it).
 fn big_hello(bytes: usize) -> catalk_proto::PeerMessage {
-    let text = serde_json::json!({"t": "hello", "v": 1, "kind": "browser", "channels": [{
-        "channel": "general", "count": 1, "oldest": null, "newest": null, "fp": "f".repeat(bytes), "complete": false
-    }]});
-    serde_json::from_value(text).expect("a hello")
+    let entry = catalk_proto::ChannelHoldings {
+        channel: catalk_proto::ChannelName::general(),
+        count: 1,
+        oldest: None,
+        newest: None,
+        fp: catalk_proto::Fingerprint(u128::MAX),
+        complete: false,
+    };
+    let each = serde_json::to_string(&entry).expect("json").len() + 1;
+    let channels = vec![entry; bytes.div_ceil(each)];
+    catalk_proto::PeerMessage::Hello { v: 1, kind: catalk_proto::PeerKind::Browser, channels }
 }
 
 #[tokio::test]

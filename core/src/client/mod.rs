@@ -33,8 +33,9 @@
 //! What it decides, once for every shell: which side's offer survives a glare
 //! ([`links::our_offer_wins`]), when a link that was answered but never opened
 //! goes through the relay instead (`fallback_after_ms`), that sync peers are
-//! only looked for once the store's holdings are indexed, and that relayed
-//! links end with the relay connection.
+//! only looked for once the store's holdings are indexed, that relayed
+//! links end with the relay connection, and that a channel is said to be
+//! `complete` only once the backfill that completed it is in the store.
 
 mod io;
 mod journal;
@@ -144,6 +145,10 @@ pub struct Client {
     startup_read: bool,
     connect_wanted: bool,
     holdings: Holdings,
+    /// The history status last told to the UI, per channel.
+    shown: BTreeMap<ChannelName, crate::sync::HistoryStatus>,
+    /// `Complete` statuses held back until the backfill that completed them is stored.
+    deferred: BTreeMap<ChannelName, crate::sync::HistoryStatus>,
     /// Peers the engine was told are online, with their kind.
     online: BTreeMap<PublicKey, PeerKind>,
     /// Requests the driver made itself (signals, relayed peer messages): their answers stay inside.
@@ -172,6 +177,8 @@ impl Client {
             startup_read: false,
             connect_wanted: false,
             holdings: Holdings::NotStarted,
+            shown: BTreeMap::new(),
+            deferred: BTreeMap::new(),
             online: BTreeMap::new(),
             own_rids: BTreeSet::new(),
             journal: Journal::default(),
@@ -194,9 +201,14 @@ impl Client {
         &self.session
     }
 
-    /// A channel's history status now.
+    /// A channel's history status now, as the UI was told it: `complete` only
+    /// once what completed it is in the store.
     pub fn history_status(&self, channel: &ChannelName) -> crate::sync::HistoryStatus {
-        self.engine.status(channel)
+        match (self.deferred.contains_key(channel), self.shown.get(channel)) {
+            (true, Some(shown)) => shown.clone(),
+            (true, None) => crate::sync::HistoryStatus::Unknown,
+            (false, _) => self.engine.status(channel),
+        }
     }
 
     /// Counters.
@@ -416,11 +428,32 @@ impl Client {
             SyncOutput::Load { peer, rid, channel, before, after, limit } => {
                 self.load(LoadFor::Page { peer, rid }, StoreQuery::Page { channel, before, after, limit });
             }
-            SyncOutput::Status { channel, status } => {
-                self.outputs.push_back(Output::Event(Event::History { channel, status }));
-            }
+            SyncOutput::Status { channel, status } => self.history_changed(channel, status),
             SyncOutput::Verify { ticket, facts, trusted } => {
                 self.outputs.push_back(Output::Verify { ticket, facts, trusted });
+            }
+        }
+    }
+
+    /// Tells the UI a channel's new status, but `complete` only once the
+    /// backfill that completed it is stored (a reader of the store sees it all).
+    fn history_changed(&mut self, channel: ChannelName, status: crate::sync::HistoryStatus) {
+        if status == crate::sync::HistoryStatus::Complete && self.puts.unstored_backfill(&channel) {
+            self.deferred.insert(channel, status);
+            return;
+        }
+        self.deferred.remove(&channel);
+        self.shown.insert(channel.clone(), status.clone());
+        self.outputs.push_back(Output::Event(Event::History { channel, status }));
+    }
+
+    /// Deferred statuses whose backfill is now stored go to the UI.
+    fn release_deferred(&mut self) {
+        let ready: Vec<ChannelName> =
+            self.deferred.keys().filter(|channel| !self.puts.unstored_backfill(channel)).cloned().collect();
+        for channel in ready {
+            if let Some(status) = self.deferred.remove(&channel) {
+                self.history_changed(channel, status);
             }
         }
     }
@@ -430,7 +463,7 @@ impl Client {
         let answer = match result {
             Ok(answer) => answer,
             Err(err) => {
-                self.storage_error(&err);
+                self.storage_error("Reading the history", &err);
                 StoreAnswer::Holdings(Vec::new())
             }
         };
@@ -542,7 +575,8 @@ impl Client {
     fn stored(&mut self, ticket: u64, result: Result<(), crate::StoreError>) {
         let Some(batch) = self.puts.done(ticket) else { return };
         if let Err(err) = result {
-            self.storage_error(&err);
+            self.storage_error("Saving new messages", &err);
+            self.release_deferred();
             return;
         }
         for (_, origin) in &batch {
@@ -556,17 +590,12 @@ impl Client {
         for (channel, count) in counts {
             self.outputs.push_back(Output::Event(Event::Backfill { channel, count }));
         }
+        self.release_deferred();
     }
 
-    fn storage_error(&mut self, err: &crate::StoreError) {
-        let (code, message) = match err {
-            crate::StoreError::QuotaExceeded => {
-                ("quota_exceeded", "Storage is full: new messages cannot be saved on this device".to_owned())
-            }
-            other => ("storage", other.to_string()),
-        };
-        self.journal.note(self.now, format!("store: {message}"));
-        self.outputs.push_back(Output::Event(Event::Error { code: code.to_owned(), message }));
+    fn storage_error(&mut self, doing: &str, err: &crate::StoreError) {
+        self.journal.note(self.now, format!("store: {doing}: {err}"));
+        self.outputs.push_back(Output::Event(Event::storage_error(doing, err)));
     }
 }
 

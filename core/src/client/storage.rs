@@ -67,6 +67,14 @@ impl PutQueue {
         Some(facts)
     }
 
+    /// Whether backfilled messages of `channel` wait or are being stored.
+    pub fn unstored_backfill(&self, channel: &ChannelName) -> bool {
+        let in_flight = self.in_flight.iter().flat_map(|(_, batch)| batch.iter());
+        self.waiting.iter().chain(in_flight).any(|(fact, origin)| {
+            *origin == Origin::Backfill && matches!(&fact.body, FactBody::Message { channel: c, .. } if c == channel)
+        })
+    }
+
     /// The put `ticket` finished: its facts and their origins.
     pub fn done(&mut self, ticket: u64) -> Option<Vec<(Fact, Origin)>> {
         match &self.in_flight {

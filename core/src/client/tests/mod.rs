@@ -187,3 +187,20 @@ fn a_fresh_start_presents_the_stored_head_to_a_restarted_relay() {
         other => panic!("not a message: {other:?}"),
     }
 }
+
+#[test]
+fn complete_is_said_only_once_the_backfill_is_in_the_store() {
+    use crate::sync::HistoryStatus;
+    let mut world = history_of(30, Paths::Open, false);
+    let joiner = world.add(PeerKind::Browser);
+    world.slow_store = Some(joiner);
+    world.connect(joiner);
+    world.advance(2_000);
+    let general = catalk_proto::ChannelName::general();
+    assert_ne!(world.statuses(joiner).last(), Some(&HistoryStatus::Complete), "not while the writes wait");
+    assert_ne!(world.members[joiner].client.history_status(&general), HistoryStatus::Complete);
+    world.release_puts();
+    assert_eq!(world.statuses(joiner).last(), Some(&HistoryStatus::Complete));
+    assert_eq!(world.members[joiner].client.history_status(&general), HistoryStatus::Complete);
+    assert_eq!(world.held(joiner).len(), 30);
+}

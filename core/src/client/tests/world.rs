@@ -41,6 +41,9 @@ enum Step {
 
 pub struct World {
     pub relay: MiniRelay,
+    /// A member whose writes of messages wait until [`World::release_puts`] (a slow disk).
+    pub slow_store: Option<usize>,
+    held_puts: Vec<Step>,
     pub members: Vec<Member>,
     pub now: u64,
     pub paths: Paths,
@@ -65,6 +68,8 @@ impl World {
             members: Vec::new(),
             now,
             paths,
+            slow_store: None,
+            held_puts: Vec::new(),
             steps: VecDeque::new(),
             wires: BTreeMap::new(),
         }
@@ -290,7 +295,13 @@ impl World {
             }
             Output::Put { ticket, facts } => {
                 let result = futures_executor::block_on(self.members[m].store.put_facts(&facts)).map(drop);
-                self.steps.push_back(Step::Input(m, Input::Stored { ticket, result }));
+                let step = Step::Input(m, Input::Stored { ticket, result });
+                let messages = facts.iter().any(|f| matches!(f.body, catalk_proto::FactBody::Message { .. }));
+                if self.slow_store == Some(m) && messages {
+                    self.held_puts.push(step);
+                } else {
+                    self.steps.push_back(step);
+                }
             }
             Output::Verify { ticket, facts, trusted } => {
                 let valid = catalk_proto::verify_facts(&facts, |k| trusted.contains(k)).is_ok();
@@ -304,6 +315,25 @@ impl World {
             }
             Output::Resolve { rid, result } => self.members[m].resolved.push((rid, result)),
         }
+    }
+
+    /// The slow store's writes finish; runs until quiet.
+    pub fn release_puts(&mut self) {
+        self.slow_store = None;
+        self.steps.extend(self.held_puts.drain(..));
+        self.run();
+    }
+
+    /// The history statuses member `m` told its UI, in order.
+    pub fn statuses(&self, m: usize) -> Vec<crate::sync::HistoryStatus> {
+        self.members[m]
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                crate::Event::History { status, .. } => Some(status.clone()),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Emulated link ends currently wired.
