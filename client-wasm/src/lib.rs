@@ -36,7 +36,7 @@ fn identity_error(err: IdentityError) -> JsValue {
 }
 
 fn action_error(err: catalk_core::ActionError) -> JsValue {
-    js::error(&err.code, &err.message)
+    js::error(err.code.as_str(), &err.message)
 }
 
 fn identity_view(identity: &Identity) -> JsValue {

@@ -63,7 +63,7 @@ pub struct Shell {
 }
 
 fn offline(message: &str) -> ActionError {
-    ActionError { code: "offline".into(), message: message.into() }
+    ActionError::offline(message)
 }
 
 impl Shell {

@@ -51,6 +51,6 @@ pub use backoff::Backoff;
 pub use client::{Client, ClientConfig, ClientStats};
 pub use memory_store::MemoryStore;
 pub use present::facts_to_present;
-pub use session::{ActionError, ClientSession, ConnectionStatus, Event, Output};
+pub use session::{ActionCode, ActionError, ClientSession, ConnectionStatus, Event, Output};
 pub use store::{HeldMessage, HistoryStore, StoreError};
 pub use view::{MessageView, OnlineView};

@@ -27,19 +27,64 @@ pub enum ConnectionStatus {
     Reconnecting,
 }
 
-/// Why an action failed: the relay's error code, or `offline` / `invalid` from the client.
+/// Who refused an action, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionCode {
+    /// The relay refused it (`docs/protocol.md` error codes).
+    Relay(ErrorCode),
+    /// Not connected to the relay, or the connection closed before it answered.
+    Offline,
+    /// The client refused it before sending (a bad channel name, body, key).
+    Invalid,
+}
+
+impl ActionCode {
+    /// The stable text code: the relay's wire name, or `offline` / `invalid`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Relay(code) => code.as_str(),
+            Self::Offline => "offline",
+            Self::Invalid => "invalid",
+        }
+    }
+}
+
+impl std::fmt::Display for ActionCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ActionCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// Why an action failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct ActionError {
-    /// Stable code (`docs/protocol.md` error codes, plus `offline`, `invalid`).
-    pub code: String,
+    /// Who refused it and why.
+    pub code: ActionCode,
     /// Human-readable detail.
     pub message: String,
 }
 
 impl ActionError {
-    fn new(code: &str, message: impl Into<String>) -> Self {
-        Self { code: code.to_owned(), message: message.into() }
+    /// An action refused with `code`.
+    pub fn new(code: ActionCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
+    }
+
+    /// An action that could not reach the relay.
+    pub fn offline(message: impl Into<String>) -> Self {
+        Self::new(ActionCode::Offline, message)
+    }
+
+    /// An action refused by the client itself.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ActionCode::Invalid, message)
     }
 }
 
@@ -338,7 +383,7 @@ impl ClientSession {
         for rid in std::mem::take(&mut self.pending).into_keys() {
             self.outputs.push_back(Output::Resolve {
                 rid,
-                result: Err(ActionError::new("offline", "the connection closed before the relay answered")),
+                result: Err(ActionError::offline("the connection closed before the relay answered")),
             });
         }
         let delay = self.backoff.next_delay(random);
@@ -541,7 +586,7 @@ impl ClientSession {
     fn error(&mut self, rid: Option<u64>, code: ErrorCode, message: String) {
         match rid {
             Some(rid) if self.pending.contains_key(&rid) => {
-                self.resolve(rid, Err(ActionError::new(code.as_str(), message)));
+                self.resolve(rid, Err(ActionError::new(ActionCode::Relay(code), message)));
             }
             // The status change that follows the close tells the UI; nothing was dropped.
             _ if code == ErrorCode::ShuttingDown => {}
@@ -571,7 +616,7 @@ impl ClientSession {
 
     fn request(&mut self, frame: impl FnOnce(u64) -> ClientFrame) -> Result<u64, ActionError> {
         if self.phase != Phase::Ready {
-            return Err(ActionError::new("offline", "not connected to the relay"));
+            return Err(ActionError::offline("not connected to the relay"));
         }
         let rid = self.rid();
         self.pending.insert(rid, ());
@@ -581,10 +626,10 @@ impl ClientSession {
 
     /// Posts `text` to `channel`; `draft` must be fresh (a ULID from the shell's clock and randomness).
     pub fn post(&mut self, channel: &str, text: &str, draft: DraftId) -> Result<u64, ActionError> {
-        let channel_name = ChannelName::new(channel).map_err(|e| ActionError::new("invalid", e.to_string()))?;
+        let channel_name = ChannelName::new(channel).map_err(|e| ActionError::invalid(e.to_string()))?;
         validate_body(text, catalk_proto::Limits::default().max_body_bytes)
-            .map_err(|e| ActionError::new("invalid", e.to_string()))?;
-        let relay = self.relay.ok_or_else(|| ActionError::new("offline", "not connected to the relay"))?;
+            .map_err(|e| ActionError::invalid(e.to_string()))?;
+        let relay = self.relay.ok_or_else(|| ActionError::offline("not connected to the relay"))?;
         let sig = sign_post(&self.key, &relay, &channel_name, &draft, text);
         self.request(|rid| {
             ClientFrame::Post(PostFrame { rid, channel: channel.to_owned(), draft, text: text.to_owned(), sig })
@@ -593,7 +638,7 @@ impl ClientSession {
 
     /// Creates a channel.
     pub fn create_channel(&mut self, name: &str) -> Result<u64, ActionError> {
-        ChannelName::new(name).map_err(|e| ActionError::new("invalid", e.to_string()))?;
+        ChannelName::new(name).map_err(|e| ActionError::invalid(e.to_string()))?;
         self.request(|rid| ClientFrame::CreateChannel { rid, name: name.to_owned() })
     }
 

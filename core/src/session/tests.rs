@@ -180,7 +180,9 @@ fn post_is_signed_and_resolved_by_ack_or_error() {
     session.handle_text(0, &serde_json::to_string(&error).unwrap());
     let outputs = drain(&mut session);
     assert!(
-        outputs.iter().any(|o| matches!(o, Output::Resolve { result: Err(e), .. } if e.code == "forbidden")),
+        outputs.iter().any(
+            |o| matches!(o, Output::Resolve { result: Err(e), .. } if e.code == ActionCode::Relay(ErrorCode::Forbidden))
+        ),
         "{outputs:?}"
     );
 }
@@ -188,9 +190,9 @@ fn post_is_signed_and_resolved_by_ack_or_error() {
 #[test]
 fn actions_while_offline_fail_at_once() {
     let mut session = session();
-    assert_eq!(session.post("general", "x", DraftId::from_parts(1, 1)).map_err(|e| e.code), Err("offline".into()));
+    assert_eq!(session.post("general", "x", DraftId::from_parts(1, 1)).map_err(|e| e.code), Err(ActionCode::Offline));
     let mut session = logged_in();
-    assert_eq!(session.post("Bad Name", "x", DraftId::from_parts(1, 1)).map_err(|e| e.code), Err("invalid".into()));
+    assert_eq!(session.post("Bad Name", "x", DraftId::from_parts(1, 1)).map_err(|e| e.code), Err(ActionCode::Invalid));
 }
 
 #[test]
@@ -200,11 +202,9 @@ fn a_drop_fails_pending_requests_and_reconnects_with_backoff() {
     drain(&mut session);
     session.handle_closed(1_000, 0.0);
     let outputs = drain(&mut session);
-    assert!(
-        outputs
-            .iter()
-            .any(|o| matches!(o, Output::Resolve { rid: r, result: Err(e) } if *r == rid && e.code == "offline"))
-    );
+    assert!(outputs.iter().any(
+        |o| matches!(o, Output::Resolve { rid: r, result: Err(e) } if *r == rid && e.code == ActionCode::Offline)
+    ));
     assert_eq!(session.status(), ConnectionStatus::Reconnecting);
     let at = session.poll_timeout().unwrap();
     assert!(at > 1_000);
