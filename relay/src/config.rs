@@ -54,6 +54,8 @@ pub struct RelayConfig {
     pub ws_write_buffer: usize,
     /// Wall clock (injected so tests can expire nonces).
     pub clock: Arc<dyn Clock>,
+    /// A bound UDP socket on which to answer STUN Binding requests (none: no STUN).
+    pub stun_socket: Option<Arc<std::net::UdpSocket>>,
 }
 
 impl RelayConfig {
@@ -73,6 +75,7 @@ impl RelayConfig {
             ws_read_buffer: 1024,
             ws_write_buffer: 4 * 1024,
             clock: Arc::new(SystemClock),
+            stun_socket: None,
         }
     }
 

@@ -19,6 +19,7 @@ pub mod listener;
 pub mod metrics;
 pub mod rejection;
 pub mod session;
+pub mod stun;
 pub mod tls;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -77,6 +78,16 @@ where
         sessions: Arc::new(()),
     };
     let sessions = state.sessions.clone();
+    let stun = match &config.stun_socket {
+        Some(socket) => {
+            let socket = socket.try_clone()?;
+            socket.set_nonblocking(true)?;
+            let socket = tokio::net::UdpSocket::from_std(socket)?;
+            tracing::info!(addr = ?socket.local_addr().ok(), "answering STUN on UDP");
+            Some(tokio::spawn(stun::serve(socket, hub.clone(), state.shutdown.clone())))
+        }
+        None => None,
+    };
     let trimmer = tokio::spawn({
         let hub = hub.clone();
         async move {
@@ -100,5 +111,8 @@ where
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     trimmer.abort();
+    if let Some(stun) = stun {
+        stun.abort();
+    }
     result
 }

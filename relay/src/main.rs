@@ -34,6 +34,13 @@ struct Args {
     /// `stun:HOST[:PORT]` or `turn:USER:PASSWORD@HOST[:PORT]` (comma-separated). None: LAN only.
     #[arg(long = "ice-server", env = "CATALK_ICE_SERVERS", value_delimiter = ',')]
     ice_servers: Vec<catalk_proto::IceServer>,
+    /// UDP address for the relay's own STUN responder (RFC 8489 Binding), e.g.
+    /// `fly-global-services:8080` on fly.io. Default: the --listen address, on UDP.
+    #[arg(long, env = "CATALK_STUN_LISTEN")]
+    stun_listen: Option<String>,
+    /// Do not answer STUN (then publish an --ice-server, or browsers behind NATs cannot connect).
+    #[arg(long, env = "CATALK_NO_STUN", conflicts_with = "stun_listen")]
+    no_stun: bool,
     /// What keys without a grant may do.
     #[arg(long, env = "CATALK_NEWCOMERS", value_enum, default_value = "post")]
     newcomers: Newcomers,
@@ -130,6 +137,32 @@ fn public_url(args: &Args, bound: SocketAddr) -> String {
     format!("{scheme}://{host}:{}", bound.port())
 }
 
+/// The UDP socket for STUN: --stun-listen (an error if it cannot be bound), else the
+/// --listen address on UDP (a warning if it cannot be), none with --no-stun.
+fn bind_stun(args: &Args, bound: SocketAddr) -> anyhow::Result<Option<std::net::UdpSocket>> {
+    if args.no_stun {
+        return Ok(None);
+    }
+    match &args.stun_listen {
+        Some(addr) => std::net::UdpSocket::bind(addr.as_str())
+            .map(Some)
+            .with_context(|| format!("cannot listen for STUN on UDP {addr}")),
+        None => match std::net::UdpSocket::bind(bound) {
+            Ok(socket) => Ok(Some(socket)),
+            Err(err) => {
+                tracing::warn!(%bound, %err, "cannot answer STUN on the listen port; set --stun-listen or --ice-server");
+                Ok(None)
+            }
+        },
+    }
+}
+
+/// The host of the relay's public URL (for the STUN server it publishes).
+fn public_host(public_url: &str) -> anyhow::Result<String> {
+    let parsed = url::Url::parse(public_url).with_context(|| format!("the public URL {public_url}"))?;
+    parsed.host_str().map(str::to_owned).with_context(|| format!("the public URL {public_url} has no host"))
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -167,6 +200,15 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let bound = listener.local_addr()?;
     let url = public_url(&args, bound);
+    let mut config = config;
+    if let Some(socket) = bind_stun(&args, bound)? {
+        let port = socket.local_addr()?.port();
+        if config.ice_servers.is_empty() {
+            let own = format!("stun:{}:{port}", public_host(&url)?);
+            config.ice_servers = vec![own.parse().with_context(|| format!("publishing {own}"))?];
+        }
+        config.stun_socket = Some(std::sync::Arc::new(socket));
+    }
     tracing::info!(%bound, relay = %config.public_key(), "catalk relay listening on {url}");
     if let Some(token) = &config.claim_token {
         tracing::warn!("no owner configured: to become owner, open {url}/#claim={token} (one use, this run only)");

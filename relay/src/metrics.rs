@@ -22,6 +22,10 @@ pub struct Metrics {
     pub bytes_out: AtomicU64,
     /// Bytes of peer sync frames carried for peers that WebRTC could not connect.
     pub fallback_bytes: AtomicU64,
+    /// STUN Binding requests answered.
+    pub stun_answered: AtomicU64,
+    /// UDP datagrams on the STUN socket that were not Binding requests.
+    pub stun_ignored: AtomicU64,
     facts: [AtomicU64; 6],
     rejected: Mutex<BTreeMap<&'static str, u64>>,
 }
@@ -69,6 +73,9 @@ impl Metrics {
         let _ = writeln!(out, "catalk_bytes_total{{direction=\"out\"}} {}", load(&self.bytes_out));
         let _ = writeln!(out, "# TYPE catalk_sync_fallback_bytes_total counter");
         let _ = writeln!(out, "catalk_sync_fallback_bytes_total {}", load(&self.fallback_bytes));
+        let _ = writeln!(out, "# TYPE catalk_stun_datagrams_total counter");
+        let _ = writeln!(out, "catalk_stun_datagrams_total{{result=\"answered\"}} {}", load(&self.stun_answered));
+        let _ = writeln!(out, "catalk_stun_datagrams_total{{result=\"ignored\"}} {}", load(&self.stun_ignored));
         out
     }
 }

@@ -225,3 +225,36 @@ async fn without_a_key_the_relay_generates_saves_and_logs_one() -> anyhow::Resul
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
+
+#[tokio::test]
+async fn by_default_the_relay_publishes_and_answers_stun_on_its_listen_port() -> anyhow::Result<()> {
+    let dir = scratch_dir("stun");
+    let seed = seed_text(0x0c);
+    let relay = RelayProcess::start(&dir, &[], &[("CATALK_RELAY_KEY", &seed)]);
+    let (_, body) = http_get(relay.addr, "/.well-known/catalk.json").await?;
+    let doc: serde_json::Value = serde_json::from_str(&body)?;
+    let expected = format!("stun:127.0.0.1:{}", relay.addr.port());
+    assert_eq!(doc["ice_servers"], serde_json::json!([{ "urls": [expected] }]), "{body}");
+
+    let client = tokio::net::UdpSocket::bind("127.0.0.1:0").await?;
+    let mut request = rtc_stun::message::Message::new();
+    request.new_transaction_id()?;
+    request.set_type(rtc_stun::message::BINDING_REQUEST);
+    request.encode();
+    client.send_to(&request.raw, relay.addr).await?;
+    let mut buffer = [0u8; 1500];
+    let (len, _) = tokio::time::timeout(Duration::from_secs(5), client.recv_from(&mut buffer)).await??;
+    let mut response = rtc_stun::message::Message::new();
+    response.unmarshal_binary(&buffer[..len])?;
+    assert_eq!(response.typ, rtc_stun::message::BINDING_SUCCESS);
+    relay.stop().await;
+
+    // With --no-stun nothing is published (the operator gives --ice-server instead).
+    let relay = RelayProcess::start(&dir, &["--no-stun"], &[("CATALK_RELAY_KEY", &seed)]);
+    let (_, body) = http_get(relay.addr, "/.well-known/catalk.json").await?;
+    let doc: serde_json::Value = serde_json::from_str(&body)?;
+    assert_eq!(doc["ice_servers"], serde_json::json!([]), "{body}");
+    relay.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

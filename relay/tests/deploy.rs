@@ -14,7 +14,20 @@ struct FlyToml {
     build: Build,
     env: BTreeMap<String, String>,
     http_service: HttpService,
+    services: Vec<Service>,
     vm: Vec<Vm>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Service {
+    protocol: String,
+    internal_port: u16,
+    ports: Vec<ServicePort>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ServicePort {
+    port: u16,
 }
 
 #[derive(Debug, Deserialize)]
@@ -93,6 +106,18 @@ fn fly_toml_routes_to_the_relays_listen_port() {
     assert_eq!(listen, &default_listen);
     assert_eq!(fly.http_service.internal_port, port_of(listen));
     assert!(fly.http_service.force_https);
+}
+
+#[test]
+fn fly_toml_routes_stun_over_udp_on_the_same_port() {
+    let fly = fly_toml();
+    let stun = fly.env.get("CATALK_STUN_LISTEN").expect("[env] sets CATALK_STUN_LISTEN");
+    assert!(stun.starts_with("fly-global-services:"), "fly delivers UDP only to fly-global-services: {stun}");
+    let port = port_of(stun);
+    let udp: Vec<&Service> = fly.services.iter().filter(|s| s.protocol == "udp").collect();
+    assert_eq!(udp.len(), 1, "one UDP service: {:?}", fly.services);
+    assert_eq!(udp[0].internal_port, port);
+    assert!(udp[0].ports.iter().all(|p| p.port == port), "external port = internal port on fly: {:?}", udp[0].ports);
 }
 
 #[test]
