@@ -193,6 +193,9 @@ pub enum Output {
     Send(String),
     /// Store these verified facts.
     Persist(Vec<Fact>),
+    /// The newest message of each channel as the relay knows it (verified), from the
+    /// welcome: store those the store lacks, so what was said while away is found missing.
+    Heads(Vec<Fact>),
     /// Tell the UI.
     Event(Event),
     /// A signaling payload from another key (WebRTC offer/answer), `from` set by the relay.
@@ -514,6 +517,16 @@ impl ClientSession {
         self.privileges = welcome.privileges;
         self.sync_fallback_bytes_per_second = welcome.limits.sync_fallback_bytes_per_second;
         self.outputs.push_back(Output::Persist(verified));
+        let mut heads = Vec::new();
+        for fact in welcome.heads {
+            if matches!(fact.body, FactBody::Message { .. }) && self.verified(&fact) {
+                self.present.note(&self.public, &fact);
+                heads.push(fact);
+            }
+        }
+        if !heads.is_empty() {
+            self.outputs.push_back(Output::Heads(heads));
+        }
         for facts in std::mem::take(&mut self.later_present) {
             let rid = self.rid();
             self.send(&ClientFrame::Present { rid, facts });

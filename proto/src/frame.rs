@@ -226,6 +226,10 @@ pub struct WelcomeFrame {
     pub limits: Limits,
     /// Keys whose signatures this relay accepts on presented facts (current first).
     pub trusted: Vec<PublicKey>,
+    /// The newest message of each channel this relay run knows (posted this run or
+    /// presented back): a returning client learns what it lacks at once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub heads: Vec<Fact>,
 }
 
 /// Why a client frame could not be decoded.
@@ -436,10 +440,10 @@ mod tests {
         (
             (any::<u64>(), arb_key(), any::<u64>(), 0u8..16, arb_fact()),
             (vec(arb_fact(), 0..3), vec(arb_fact(), 0..3), any::<u32>(), proptest::option::of(arb_fact())),
-            (arb_limits(), vec(arb_key(), 1..3)),
+            (arb_limits(), vec(arb_key(), 1..3), vec(arb_fact(), 0..3)),
         )
             .prop_map(
-                |((rid, key, conn, bits, epoch), (channels, online, online_count, grant), (limits, trusted))| {
+                |((rid, key, conn, bits, epoch), (channels, online, online_count, grant), (limits, trusted, heads))| {
                     WelcomeFrame {
                         rid,
                         key,
@@ -452,6 +456,7 @@ mod tests {
                         grant,
                         limits,
                         trusted,
+                        heads,
                     }
                 },
             )

@@ -36,6 +36,8 @@ pub type DirectSender = mpsc::Sender<Utf8Bytes>;
 struct ChannelEntry {
     fact: Fact,
     head: Option<FactId>,
+    /// The head message itself, when the head is a message (sent in welcomes).
+    head_fact: Option<Fact>,
     posted_this_run: bool,
     /// Created by a user during this run: never replaced by a presented fact.
     created_this_run: bool,
@@ -126,7 +128,13 @@ impl Hub {
         let mut channels = BTreeMap::new();
         channels.insert(
             ChannelName::general(),
-            ChannelEntry { head: Some(general.id), fact: general, posted_this_run: false, created_this_run: false },
+            ChannelEntry {
+                head: Some(general.id),
+                head_fact: None,
+                fact: general,
+                posted_this_run: false,
+                created_this_run: false,
+            },
         );
         let hub = Self {
             key: config.signing_key.clone(),
@@ -306,6 +314,7 @@ impl Hub {
                         ChannelEntry {
                             fact: (*fact).clone(),
                             head: None,
+                            head_fact: None,
                             posted_this_run: false,
                             created_this_run: false,
                         },
@@ -324,6 +333,7 @@ impl Hub {
                 && entry.head.is_none_or(|head| head < fact.id)
             {
                 entry.head = Some(fact.id);
+                entry.head_fact = Some((*fact).clone());
                 adopted += 1;
             }
         }
@@ -418,6 +428,7 @@ impl Hub {
             grant: state.grants.get(&key).cloned(),
             limits: self.limits.clone(),
             trusted: self.trusted.clone(),
+            heads: state.channels.values().filter_map(|c| c.head_fact.clone()).collect(),
         };
         (welcome, others)
     }
@@ -487,6 +498,7 @@ impl Hub {
         state.drafts.insert(*author, post.draft);
         if let Some(entry) = state.channels.get_mut(&channel) {
             entry.head = Some(fact.id);
+            entry.head_fact = Some(fact.clone());
             entry.posted_this_run = true;
         }
         Ok(fact.id)
@@ -506,9 +518,10 @@ impl Hub {
         let fact = self.sign(&mut state, FactBody::Channel { name: name.clone(), creator: *creator });
         self.publish(&fact);
         let id = fact.id;
-        state
-            .channels
-            .insert(name, ChannelEntry { fact, head: Some(id), posted_this_run: false, created_this_run: true });
+        state.channels.insert(
+            name,
+            ChannelEntry { fact, head: Some(id), head_fact: None, posted_this_run: false, created_this_run: true },
+        );
         Ok(id)
     }
 

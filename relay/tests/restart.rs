@@ -153,3 +153,30 @@ async fn facts_signed_by_a_trusted_earlier_key_are_adopted() -> anyhow::Result<(
     drop(relay);
     Ok(())
 }
+
+#[tokio::test]
+async fn the_welcome_carries_each_channels_head_posted_or_presented() -> anyhow::Result<()> {
+    let config = relay_config();
+    let relay = TestRelay::start(config.clone()).await?;
+    let mut ada = TestClient::login(&relay.ws_url(), user_key(1), "ada").await?;
+    assert_eq!(ada.welcome.as_ref().map(|w| w.heads.len()), Some(0), "nothing posted yet");
+    let general = ada.welcome.as_ref().map(|w| w.channels.clone()).unwrap_or_default();
+    for text in ["one", "two"] {
+        assert!(matches!(ada.post("general", text).await?, ServerFrame::Ack { .. }));
+    }
+    let head = ada.fact_where(|f| matches!(&f.body, FactBody::Message { text, .. } if text == "two")).await?;
+    let bob = TestClient::login(&relay.ws_url(), user_key(2), "bob").await?;
+    assert_eq!(bob.welcome.as_ref().map(|w| w.heads.clone()), Some(vec![head.clone()]), "the newest message only");
+    drop((ada, bob));
+
+    // After a restart the head is known again once someone presents it.
+    let relay = restart(relay, config).await?;
+    let mut ada = TestClient::login(&relay.ws_url(), user_key(1), "ada").await?;
+    assert_eq!(ada.welcome.as_ref().map(|w| w.heads.len()), Some(0));
+    let mut facts = general;
+    facts.push(head.clone());
+    assert!(matches!(ada.request(&ClientFrame::Present { rid: 9, facts }).await?, ServerFrame::Ack { .. }));
+    let cleo = TestClient::login(&relay.ws_url(), user_key(3), "cleo").await?;
+    assert_eq!(cleo.welcome.as_ref().map(|w| w.heads.clone()), Some(vec![head]));
+    Ok(())
+}

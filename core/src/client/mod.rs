@@ -151,6 +151,8 @@ pub struct Client {
     deferred: BTreeMap<ChannelName, crate::sync::HistoryStatus>,
     /// Peers the engine was told are online, with their kind.
     online: BTreeMap<PublicKey, PeerKind>,
+    /// Heads from the welcome, waiting for the holdings to be known.
+    heads: Vec<Fact>,
     /// Requests the driver made itself (signals, relayed peer messages): their answers stay inside.
     own_rids: BTreeSet<u64>,
     journal: Journal,
@@ -181,6 +183,7 @@ impl Client {
             deferred: BTreeMap::new(),
             online: BTreeMap::new(),
             own_rids: BTreeSet::new(),
+            heads: Vec::new(),
             journal: Journal::default(),
             live_stored: 0,
             backfilled_stored: 0,
@@ -263,6 +266,10 @@ impl Client {
         self.session.stop();
         for (peer, link) in self.links.drain() {
             self.end_link(peer, link, true);
+        }
+        // Who is online is known again from the next welcome; the engine starts afresh with them.
+        for (peer, _) in std::mem::take(&mut self.online) {
+            self.engine_input(SyncInput::PeerOffline { peer: peer.to_string() });
         }
         self.settle();
     }
@@ -390,6 +397,11 @@ impl Client {
             SessionOutput::Disconnect => self.outputs.push_back(Output::CloseSocket),
             SessionOutput::Send(text) => self.outputs.push_back(Output::ToRelay(text)),
             SessionOutput::Persist(facts) => self.puts.push(facts, Origin::Live),
+            SessionOutput::Heads(heads) => {
+                self.heads.extend(heads);
+                self.take_heads();
+            }
+
             SessionOutput::Event(event) => self.on_event(event),
             SessionOutput::Signal { from, from_conn, payload } => self.on_signal(from, from_conn, &payload),
             SessionOutput::Peer { from, from_conn, msg } => self.on_relayed(from, from_conn, msg),
@@ -506,6 +518,25 @@ impl Client {
         }
     }
 
+    /// Stores the welcome's heads the store lacks, once the holdings are known (before,
+    /// every head would look new). Stored like backfill: their `prev` shows what is missing.
+    fn take_heads(&mut self) {
+        if self.holdings != Holdings::Known || self.heads.is_empty() {
+            return;
+        }
+        let lacking: Vec<Fact> = std::mem::take(&mut self.heads)
+            .into_iter()
+            .filter(|fact| match &fact.body {
+                catalk_proto::FactBody::Message { channel, .. } => !self.engine.holds(channel, &fact.id),
+                _ => false,
+            })
+            .collect();
+        if !lacking.is_empty() {
+            self.journal.note(self.now, format!("{} newer heads from the welcome", lacking.len()));
+            self.puts.push(lacking, Origin::Backfill);
+        }
+    }
+
     /// Starts reading every known channel's holdings, a page at a time.
     fn read_holdings(&mut self) {
         let channels: BTreeSet<ChannelName> = self.session.channel_names().into_iter().collect();
@@ -547,6 +578,7 @@ impl Client {
         if matches!(&self.holdings, Holdings::Reading(left) if left.is_empty()) {
             self.holdings = Holdings::Known;
             self.journal.note(self.now, "holdings known");
+            self.take_heads();
             self.update_peers();
         }
     }

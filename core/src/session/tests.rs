@@ -66,6 +66,7 @@ fn welcome_for(session: &ClientSession, rid: u64) -> String {
         grant: None,
         limits: Limits::default(),
         trusted: vec![PublicKey::of(&relay)],
+        heads: Vec::new(),
     };
     serde_json::to_string(&ServerFrame::Welcome(Box::new(welcome))).unwrap()
 }

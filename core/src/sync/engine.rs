@@ -208,6 +208,11 @@ impl SyncEngine {
         self.channels.get(channel).map_or(HistoryStatus::Unknown, |state| self.channel_status(channel, state))
     }
 
+    /// Whether the message `id` of `channel` is indexed (held, or being stored).
+    pub fn holds(&self, channel: &ChannelName, id: &FactId) -> bool {
+        self.channels.get(channel).is_some_and(|state| state.index.holds(id))
+    }
+
     /// Bytes this engine sent in `facts` answers.
     pub fn served_bytes(&self) -> u64 {
         self.stats.served_bytes

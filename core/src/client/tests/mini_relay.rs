@@ -34,6 +34,10 @@ pub struct MiniRelay {
     seq: u128,
     /// The newest message per channel, posted here or presented.
     heads: BTreeMap<ChannelName, FactId>,
+    /// The head messages posted this run (sent in welcomes when `send_heads`).
+    head_facts: BTreeMap<ChannelName, Fact>,
+    /// Whether welcomes carry the heads (docs/protocol.md §5).
+    pub send_heads: bool,
     /// Keys attested as virtual clients.
     pub virtual_clients: BTreeSet<PublicKey>,
     /// The fallback rate in the welcome (0: no peer messages through the relay).
@@ -59,6 +63,8 @@ impl MiniRelay {
             last_ms: now,
             seq: 2,
             heads: BTreeMap::new(),
+            head_facts: BTreeMap::new(),
+            send_heads: true,
             virtual_clients: BTreeSet::new(),
             fallback_bytes_per_second,
             carried_peer_frames: 0,
@@ -196,6 +202,7 @@ impl MiniRelay {
                         ..Limits::default()
                     },
                     trusted: vec![PublicKey::of(&self.key)],
+                    heads: if self.send_heads { self.head_facts.values().cloned().collect() } else { Vec::new() },
                 };
                 Self::send(&mut out, client, conn, &ServerFrame::Welcome(Box::new(welcome)));
                 self.broadcast(&mut out, Some(conn), &fact);
@@ -219,7 +226,8 @@ impl MiniRelay {
                     author_sig: post.sig,
                 };
                 let fact = Fact::sign(&self.key, id, body);
-                self.heads.insert(channel, id);
+                self.heads.insert(channel.clone(), id);
+                self.head_facts.insert(channel, fact.clone());
                 Self::send(&mut out, client, conn, &ack(post.rid, Some(id)));
                 self.broadcast(&mut out, None, &fact);
             }
