@@ -54,6 +54,9 @@ pub struct RelayConfig {
     pub ws_write_buffer: usize,
     /// Wall clock (injected so tests can expire nonces).
     pub clock: Arc<dyn Clock>,
+    /// Bytes of peer sync frames per second the relay carries in all (the fallback of
+    /// §12.2 over every connection together); 0: no relay-wide cap.
+    pub sync_fallback_total_bytes_per_second: u32,
     /// A bound UDP socket on which to answer STUN Binding requests (none: no STUN).
     pub stun_socket: Option<Arc<std::net::UdpSocket>>,
 }
@@ -75,6 +78,7 @@ impl RelayConfig {
             ws_read_buffer: 1024,
             ws_write_buffer: 4 * 1024,
             clock: Arc::new(SystemClock),
+            sync_fallback_total_bytes_per_second: 0,
             stun_socket: None,
         }
     }

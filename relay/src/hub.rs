@@ -77,6 +77,8 @@ pub struct Hub {
     feed: broadcast::Sender<Utf8Bytes>,
     claim: Mutex<Option<String>>,
     post_limiter: DefaultKeyedRateLimiter<PublicKey>,
+    /// The relay-wide byte rate of the sync fallback, if capped.
+    fallback_total: Option<governor::DefaultDirectRateLimiter>,
     next_conn: AtomicU64,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
@@ -156,6 +158,11 @@ impl Hub {
             feed,
             claim: Mutex::new(config.claim_token.clone()),
             post_limiter: RateLimiter::keyed(quota),
+            fallback_total: (config.sync_fallback_total_bytes_per_second > 0).then(|| {
+                let rate = config.sync_fallback_total_bytes_per_second;
+                let burst = rate.max(u32::try_from(config.limits.max_frame_bytes).unwrap_or(u32::MAX));
+                RateLimiter::direct(Quota::per_second(nonzero(rate)).allow_burst(nonzero(burst)))
+            }),
             next_conn: AtomicU64::new(1),
             metrics: Metrics::default(),
         };
@@ -592,6 +599,12 @@ impl Hub {
         msg: catalk_proto::PeerMessage,
         bytes: usize,
     ) -> Result<(), Rejection> {
+        if let Some(total) = &self.fallback_total {
+            let cells = NonZeroU32::new(u32::try_from(bytes).unwrap_or(u32::MAX)).unwrap_or(NonZeroU32::MIN);
+            if !matches!(total.check_n(cells), Ok(Ok(()))) {
+                return Err(Rejection::new(ErrorCode::RateLimited, "the relay carries no more peer sync right now"));
+            }
+        }
         let frame = ServerFrame::Peer { from: *from, from_conn, msg };
         self.deliver(&frame, to, Some(to_conn))?;
         self.metrics.fallback_bytes.fetch_add(bytes as u64, std::sync::atomic::Ordering::Relaxed);

@@ -76,8 +76,12 @@ struct Args {
     posts_per_second: u32,
     /// Carry peer sync messages through the relay for peers that WebRTC cannot connect, at
     /// most this many bytes per second per connection (0: off). Costs the relay's bandwidth.
-    #[arg(long, env = "CATALK_SYNC_FALLBACK_BYTES_PER_SECOND", default_value_t = 0)]
+    #[arg(long, env = "CATALK_SYNC_FALLBACK_BYTES_PER_SECOND", default_value_t = 64_000)]
     sync_fallback_bytes_per_second: u32,
+    /// At most this many bytes per second of peer sync through the relay over all connections
+    /// together (0: no relay-wide cap). The default keeps a shared-CPU 256 MB machine responsive.
+    #[arg(long, env = "CATALK_SYNC_FALLBACK_TOTAL_BYTES_PER_SECOND", default_value_t = 1_000_000)]
+    sync_fallback_total_bytes_per_second: u32,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -120,6 +124,7 @@ fn build_config(args: &Args) -> anyhow::Result<RelayConfig> {
     config.limits.frames_per_second = args.frames_per_second;
     config.limits.posts_per_second_per_key = args.posts_per_second;
     config.limits.sync_fallback_bytes_per_second = args.sync_fallback_bytes_per_second;
+    config.sync_fallback_total_bytes_per_second = args.sync_fallback_total_bytes_per_second;
     if config.owners.is_empty() && !args.no_claim {
         let mut bytes = [0u8; 18];
         getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for the claim token: {e}"))?;

@@ -213,3 +213,24 @@ async fn signals_to_a_key_that_does_not_read_end_in_peer_busy() -> anyhow::Resul
     assert_eq!(carl.signal().await?.2, "hi");
     Ok(())
 }
+
+#[tokio::test]
+async fn the_fallback_has_a_relay_wide_byte_cap_over_all_connections() -> anyhow::Result<()> {
+    let mut config = relay_config();
+    config.limits.sync_fallback_bytes_per_second = 1_000_000;
+    config.sync_fallback_total_bytes_per_second = 70_000;
+    let relay = TestRelay::start(config).await?;
+    let mut ada = TestClient::login(&relay.ws_url(), user_key(1), "ada").await?;
+    let mut cleo = TestClient::login(&relay.ws_url(), user_key(3), "cleo").await?;
+    let bob = TestClient::login(&relay.ws_url(), user_key(2), "bob").await?;
+    let bob_conn = bob.welcome.as_ref().map(|w| w.conn).unwrap_or_default();
+    // Each sender is far below its own rate; together they pass the relay's 70 KB burst.
+    let mut answers = Vec::new();
+    for rid in 1..=4 {
+        let sender = if rid % 2 == 1 { &mut ada } else { &mut cleo };
+        let frame = ClientFrame::Peer { rid, to: bob.public_key(), to_conn: bob_conn, msg: big_hello(30_000) };
+        answers.push(matches!(sender.request(&frame).await?, ServerFrame::Ack { .. }));
+    }
+    assert_eq!(answers, vec![true, true, false, false], "the third 30 KB frame in all is over the cap");
+    Ok(())
+}
