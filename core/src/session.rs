@@ -258,6 +258,7 @@ pub struct ClientSession {
     backoff: Backoff,
     next_ping_at: u64,
     sync_fallback_bytes_per_second: u32,
+    turn_servers: Vec<catalk_proto::IceServer>,
 }
 
 impl std::fmt::Debug for ClientSession {
@@ -288,6 +289,7 @@ impl ClientSession {
             backoff: Backoff::default(),
             next_ping_at: u64::MAX,
             sync_fallback_bytes_per_second: 0,
+            turn_servers: Vec::new(),
         }
     }
 
@@ -516,6 +518,7 @@ impl ClientSession {
         self.next_ping_at = now + PING_EVERY_MS;
         self.privileges = welcome.privileges;
         self.sync_fallback_bytes_per_second = welcome.limits.sync_fallback_bytes_per_second;
+        self.turn_servers = welcome.ice_servers;
         self.outputs.push_back(Output::Persist(verified));
         let mut heads = Vec::new();
         for fact in welcome.heads {
@@ -696,6 +699,11 @@ impl ClientSession {
     /// Names of the channels known, by name.
     pub fn channel_names(&self) -> Vec<ChannelName> {
         self.channels.keys().cloned().collect()
+    }
+
+    /// TURN servers with credentials for this login, from the welcome.
+    pub fn turn_servers(&self) -> &[catalk_proto::IceServer] {
+        &self.turn_servers
     }
 
     /// Whether the relay carries peer sync messages (its fallback byte rate, 0: off).

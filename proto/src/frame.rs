@@ -230,6 +230,10 @@ pub struct WelcomeFrame {
     /// presented back): a returning client learns what it lacks at once.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub heads: Vec<Fact>,
+    /// TURN servers with credentials for this login only (short-lived, never published
+    /// in `/.well-known/catalk.json`); left out when the relay has none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ice_servers: Vec<crate::IceServer>,
 }
 
 /// Why a client frame could not be decoded.
@@ -457,6 +461,7 @@ mod tests {
                         limits,
                         trusted,
                         heads,
+                        ice_servers: Vec::new(),
                     }
                 },
             )

@@ -57,6 +57,8 @@ pub struct RelayConfig {
     /// Bytes of peer sync frames per second the relay carries in all (the fallback of
     /// §12.2 over every connection together); 0: no relay-wide cap.
     pub sync_fallback_total_bytes_per_second: u32,
+    /// TURN servers sharing a secret with the relay: each welcome carries short-lived credentials.
+    pub turn: Option<crate::turn::TurnConfig>,
     /// A bound UDP socket on which to answer STUN Binding requests (none: no STUN).
     pub stun_socket: Option<Arc<std::net::UdpSocket>>,
 }
@@ -79,6 +81,7 @@ impl RelayConfig {
             ws_write_buffer: 4 * 1024,
             clock: Arc::new(SystemClock),
             sync_fallback_total_bytes_per_second: 0,
+            turn: None,
             stun_socket: None,
         }
     }

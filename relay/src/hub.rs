@@ -77,6 +77,7 @@ pub struct Hub {
     feed: broadcast::Sender<Utf8Bytes>,
     claim: Mutex<Option<String>>,
     post_limiter: DefaultKeyedRateLimiter<PublicKey>,
+    turn: Option<crate::turn::TurnConfig>,
     /// The relay-wide byte rate of the sync fallback, if capped.
     fallback_total: Option<governor::DefaultDirectRateLimiter>,
     next_conn: AtomicU64,
@@ -158,6 +159,7 @@ impl Hub {
             feed,
             claim: Mutex::new(config.claim_token.clone()),
             post_limiter: RateLimiter::keyed(quota),
+            turn: config.turn.clone(),
             fallback_total: (config.sync_fallback_total_bytes_per_second > 0).then(|| {
                 let rate = config.sync_fallback_total_bytes_per_second;
                 let burst = rate.max(u32::try_from(config.limits.max_frame_bytes).unwrap_or(u32::MAX));
@@ -436,6 +438,7 @@ impl Hub {
             limits: self.limits.clone(),
             trusted: self.trusted.clone(),
             heads: state.channels.values().filter_map(|c| c.head_fact.clone()).collect(),
+            ice_servers: self.turn.iter().map(|turn| turn.credentials(&key, self.clock.now_ms())).collect(),
         };
         (welcome, others)
     }

@@ -21,6 +21,7 @@ pub mod rejection;
 pub mod session;
 pub mod stun;
 pub mod tls;
+pub mod turn;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{NewcomerPolicy, RelayConfig};

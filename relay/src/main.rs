@@ -34,6 +34,17 @@ struct Args {
     /// `stun:HOST[:PORT]` or `turn:USER:PASSWORD@HOST[:PORT]` (comma-separated). None: LAN only.
     #[arg(long = "ice-server", env = "CATALK_ICE_SERVERS", value_delimiter = ',')]
     ice_servers: Vec<catalk_proto::IceServer>,
+    /// TURN servers that share --turn-secret with the relay (coturn `use-auth-secret`), as
+    /// `turn:HOST[:PORT]` or `turns:…` without credentials (comma-separated). Each client gets
+    /// its own short-lived credentials at login; they are never published.
+    #[arg(long = "turn-url", env = "CATALK_TURN_URLS", value_delimiter = ',', requires = "turn_secret")]
+    turn_urls: Vec<String>,
+    /// The secret shared with the TURN servers (coturn `static-auth-secret`). Use for secrets.
+    #[arg(long, env = "CATALK_TURN_SECRET", hide_env_values = true, requires = "turn_urls")]
+    turn_secret: Option<String>,
+    /// How long TURN credentials stay valid, in seconds.
+    #[arg(long, env = "CATALK_TURN_TTL_SECONDS", default_value_t = 43_200)]
+    turn_ttl_seconds: u64,
     /// UDP address for the relay's own STUN responder (RFC 8489 Binding), e.g.
     /// `fly-global-services:8080` on fly.io. Default: the --listen address, on UDP.
     #[arg(long, env = "CATALK_STUN_LISTEN")]
@@ -125,6 +136,19 @@ fn build_config(args: &Args) -> anyhow::Result<RelayConfig> {
     config.limits.posts_per_second_per_key = args.posts_per_second;
     config.limits.sync_fallback_bytes_per_second = args.sync_fallback_bytes_per_second;
     config.sync_fallback_total_bytes_per_second = args.sync_fallback_total_bytes_per_second;
+    if let Some(secret) = &args.turn_secret {
+        for url in &args.turn_urls {
+            anyhow::ensure!(
+                (url.starts_with("turn:") || url.starts_with("turns:")) && !url.contains('@'),
+                "--turn-url {url:?}: expected turn:HOST[:PORT] or turns:HOST[:PORT], without credentials"
+            );
+        }
+        config.turn = Some(catalk_relay::turn::TurnConfig {
+            urls: args.turn_urls.clone(),
+            secret: secret.clone(),
+            ttl: std::time::Duration::from_secs(args.turn_ttl_seconds),
+        });
+    }
     if config.owners.is_empty() && !args.no_claim {
         let mut bytes = [0u8; 18];
         getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for the claim token: {e}"))?;

@@ -15,6 +15,11 @@ impl Client {
         self.session.sync_fallback_bytes_per_second() > 0
     }
 
+    /// The STUN/TURN servers for a new link: the shell's, then the TURN credentials of this login.
+    fn link_ice_servers(&self) -> Vec<catalk_proto::IceServer> {
+        self.ice_servers.iter().chain(self.session.turn_servers()).cloned().collect()
+    }
+
     /// Sends a sync signal through the relay; its answer stays inside the driver.
     fn signal(&mut self, to: PublicKey, to_conn: Option<u64>, signal: &SyncSignal) {
         let Ok(payload) = serde_json::to_string(signal) else { return };
@@ -60,7 +65,7 @@ impl Client {
         let kind = self.online.get(&key).copied().unwrap_or(PeerKind::Browser);
         self.links.insert(key, Link { id: Some(id), stage: Stage::MakingOffer, kind });
         self.journal.note(self.now, format!("offering {}", short(peer)));
-        self.outputs.push_back(Output::MakeOffer { link: id, ice_servers: self.ice_servers.clone() });
+        self.outputs.push_back(Output::MakeOffer { link: id, ice_servers: self.link_ice_servers() });
     }
 
     /// The engine is done with `peer`.
@@ -157,7 +162,7 @@ impl Client {
         let id = self.links.new_id();
         self.links
             .insert(from, Link { id: Some(id), stage: Stage::MakingAnswer { conn: from_conn }, kind: signal.kind });
-        self.outputs.push_back(Output::MakeAnswer { link: id, sdp: signal.sdp, ice_servers: self.ice_servers.clone() });
+        self.outputs.push_back(Output::MakeAnswer { link: id, sdp: signal.sdp, ice_servers: self.link_ice_servers() });
     }
 
     /// A peer message the relay carried from `from` (connection `from_conn`).

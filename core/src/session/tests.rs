@@ -67,6 +67,7 @@ fn welcome_for(session: &ClientSession, rid: u64) -> String {
         limits: Limits::default(),
         trusted: vec![PublicKey::of(&relay)],
         heads: Vec::new(),
+        ice_servers: Vec::new(),
     };
     serde_json::to_string(&ServerFrame::Welcome(Box::new(welcome))).unwrap()
 }

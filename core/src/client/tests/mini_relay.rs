@@ -38,6 +38,8 @@ pub struct MiniRelay {
     head_facts: BTreeMap<ChannelName, Fact>,
     /// Whether welcomes carry the heads (docs/protocol.md §5).
     pub send_heads: bool,
+    /// TURN credentials given in every welcome.
+    pub turn: Option<catalk_proto::IceServer>,
     /// Keys attested as virtual clients.
     pub virtual_clients: BTreeSet<PublicKey>,
     /// The fallback rate in the welcome (0: no peer messages through the relay).
@@ -65,6 +67,7 @@ impl MiniRelay {
             heads: BTreeMap::new(),
             head_facts: BTreeMap::new(),
             send_heads: true,
+            turn: None,
             virtual_clients: BTreeSet::new(),
             fallback_bytes_per_second,
             carried_peer_frames: 0,
@@ -202,6 +205,7 @@ impl MiniRelay {
                         ..Limits::default()
                     },
                     trusted: vec![PublicKey::of(&self.key)],
+                    ice_servers: self.turn.clone().into_iter().collect(),
                     heads: if self.send_heads { self.head_facts.values().cloned().collect() } else { Vec::new() },
                 };
                 Self::send(&mut out, client, conn, &ServerFrame::Welcome(Box::new(welcome)));

@@ -232,3 +232,20 @@ fn a_returning_member_finds_what_was_said_while_away_and_is_never_told_complete_
         "{since:?}"
     );
 }
+
+#[test]
+fn links_use_the_turn_credentials_of_the_welcome() {
+    let mut world = history_of(3, Paths::Open, false);
+    let turn = catalk_proto::IceServer {
+        urls: vec!["turn:turn.example.org:3478".into()],
+        username: Some("1700003600:key".into()),
+        credential: Some("secret".into()),
+    };
+    world.relay.turn = Some(turn.clone());
+    let joiner = world.add(PeerKind::Browser);
+    let stun: catalk_proto::IceServer = "stun:stun.example.org:3478".parse().unwrap();
+    world.members[joiner].client.set_ice_servers(vec![stun.clone()]);
+    world.connect(joiner);
+    world.advance(1_000);
+    assert_eq!(world.offered_ice_servers, vec![vec![stun, turn]]);
+}

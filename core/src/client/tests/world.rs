@@ -44,6 +44,8 @@ pub struct World {
     /// A member whose writes of messages wait until [`World::release_puts`] (a slow disk).
     pub slow_store: Option<usize>,
     held_puts: Vec<Step>,
+    /// The ICE servers of every offer made, in order.
+    pub offered_ice_servers: Vec<Vec<catalk_proto::IceServer>>,
     pub members: Vec<Member>,
     pub now: u64,
     pub paths: Paths,
@@ -70,6 +72,7 @@ impl World {
             paths,
             slow_store: None,
             held_puts: Vec::new(),
+            offered_ice_servers: Vec::new(),
             steps: VecDeque::new(),
             wires: BTreeMap::new(),
         }
@@ -250,7 +253,8 @@ impl World {
                     self.deliver(out);
                 }
             }
-            Output::MakeOffer { link, .. } => {
+            Output::MakeOffer { link, ice_servers } => {
+                self.offered_ice_servers.push(ice_servers);
                 self.members[m].offers += 1;
                 self.members[m].log.push("offer");
                 let sdp = format!("offer {m} {}", link.0);
