@@ -128,13 +128,15 @@ impl IdbStore {
         Ok(Self { db })
     }
 
-    /// Deletes the database `name` (used by the self-test for its scratch database).
+    /// Deletes the database `name` (the self-test's scratch database).
+    #[cfg(feature = "selftest")]
     pub async fn delete(name: &str) -> Result<(), StoreError> {
         let factory = Factory::new().map_err(backend)?;
         factory.delete(name).map_err(backend)?.await.map_err(backend)
     }
 
-    /// Closes the handle.
+    /// Closes the handle (the self-test's, before it deletes its scratch database).
+    #[cfg(feature = "selftest")]
     pub fn close(&self) {
         self.db.close();
     }

@@ -11,6 +11,7 @@ mod idb_store;
 mod identity;
 mod js;
 mod rtc;
+#[cfg(feature = "selftest")]
 mod selftest;
 mod shell;
 mod socket;
@@ -271,18 +272,6 @@ impl CatalkClient {
     }
 }
 
-/// Runs the store conformance suite against a scratch IndexedDB database.
-#[wasm_bindgen(js_name = storeSelfTest)]
-pub async fn store_self_test() -> Result<JsValue, JsValue> {
-    #[derive(serde::Serialize)]
-    struct Outcome {
-        passed: usize,
-        failures: Vec<String>,
-    }
-    let report = selftest::run().await.map_err(|e| js::error("storage", &e.to_string()))?;
-    Ok(js::to_js(&Outcome { passed: report.passed, failures: report.failures }))
-}
-
 /// Verifies facts given as JSON (an array of facts, docs/protocol.md §8.4)
 /// against the trusted relay keys (a JSON array of keys): `true` only when every
 /// relay and author signature verifies. For the verifier workers.
@@ -295,13 +284,6 @@ pub fn verify_facts_json(facts_json: &str, trusted_json: &str) -> bool {
         return false;
     };
     catalk_proto::verify_facts(&facts, |key| trusted.contains(key)).is_ok()
-}
-
-/// Microseconds per signature to verify `count` signed messages in batches
-/// of `batch` facts (as peers' answers are verified): for benchmarks.
-#[wasm_bindgen(js_name = verifySpeed)]
-pub fn verify_speed(count: usize, batch: usize) -> f64 {
-    selftest::verify_speed(count, batch)
 }
 
 /// Installs a panic hook that reports panics on the console.

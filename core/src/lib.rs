@@ -9,9 +9,13 @@
 //!   sends, tracks requests by id and schedules reconnects with backoff.
 //! - [`sync::SyncEngine`]: the sans-IO peer-to-peer history sync (gap
 //!   detection, peer choice, verified backfill, rate-limited serving), with a
-//!   deterministic many-peer [`sync::sim`]ulator.
+//!   deterministic many-peer simulator (`sync::sim`).
 //! - [`HistoryStore`]: what a fact store must do, with [`MemoryStore`] and a
-//!   [`conformance`] suite every store implementation runs.
+//!   conformance suite (`conformance`) every store implementation runs.
+//!
+//! The conformance suite and the simulator are test code: they are compiled
+//! only in this crate's tests and with the `test-support` feature, which
+//! other crates' tests, benches and tools enable; the shipped client does not.
 //!
 //! The core never reads a clock, draws randomness or touches a socket: time
 //! and random numbers are arguments, and the shell moves bytes. A shell's run
@@ -39,6 +43,7 @@
 
 mod backoff;
 pub mod client;
+#[cfg(any(test, feature = "test-support"))]
 pub mod conformance;
 mod memory_store;
 mod present;

@@ -1,6 +1,6 @@
 //! What a history store must do. Implemented by the in-memory store, the
 //! browser's IndexedDB store and the virtual client's disk store; all run the
-//! same [`crate::conformance`] suite.
+//! same conformance suite (`crate::conformance`, feature `test-support`).
 
 use catalk_proto::{ChannelName, Fact, FactBody, FactId};
 

@@ -1,7 +1,7 @@
 // Test harness: starts real relays (the debug binary with the app embedded) on
 // loopback ports and real Chromium (Debian's, through playwright-core).
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, mkdirSync } from "node:fs";
+import { existsSync, mkdtempSync, mkdirSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
@@ -9,6 +9,9 @@ import { chromium } from "playwright-core";
 const RELAY_BIN = process.env.CATALK_RELAY_BIN ?? "target/debug/catalk-relay";
 const VCLIENT_BIN = process.env.CATALK_VCLIENT_BIN ?? "target/debug/catalk-vclient";
 const CHROMIUM = process.env.CATALK_CHROMIUM ?? "/usr/bin/chromium";
+// The wasm client with its test entry points (storeSelfTest, verifySpeed), which the app in
+// web/dist does not have: built by `cargo xtask selftest-wasm` (and `cargo xtask test`).
+const SELFTEST_PKG = process.env.CATALK_SELFTEST_PKG ?? "target/selftest-pkg";
 export const SCREENSHOTS = "target/e2e-screenshots";
 mkdirSync(SCREENSHOTS, { recursive: true });
 
@@ -144,6 +147,32 @@ export async function newUser(browser, relay, { viewport = { width: 1280, height
   page.on("pageerror", (err) => console.log(`[page error] ${err.message}`));
   await page.goto(`${relay.url}/${hash}`);
   return { context, page };
+}
+
+/**
+ * Serves the selftest wasm client (from SELFTEST_PKG, through Playwright routing) to `page`
+ * under `/selftest-pkg/`, on the app's origin so the page's CSP allows it, and returns the URL
+ * of its module for the page to import:
+ * `page.evaluate(async (url) => { const m = await import(url); await m.default(); return m.storeSelfTest(); }, url)`.
+ * In the page it is a second instance of the client beside the app's, with its own wasm memory.
+ */
+export async function selftestModule(page) {
+  const files = { "catalk_client.js": "text/javascript", "catalk_client_bg.wasm": "application/wasm" };
+  for (const file of Object.keys(files)) {
+    if (!existsSync(join(SELFTEST_PKG, file))) {
+      throw new Error(`${join(SELFTEST_PKG, file)} is missing: build it with \`cargo xtask selftest-wasm\``);
+    }
+  }
+  const app = "web/dist/pkg/catalk_client_bg.wasm";
+  if (existsSync(app) && statSync(app).mtimeMs > statSync(join(SELFTEST_PKG, "catalk_client_bg.wasm")).mtimeMs) {
+    console.log(`warning: ${SELFTEST_PKG} is older than web/dist; if the client changed since, run \`cargo xtask selftest-wasm\``);
+  }
+  await page.route("**/selftest-pkg/*", (route) => {
+    const file = new URL(route.request().url()).pathname.split("/").pop();
+    if (!files[file]) return route.fulfill({ status: 404 });
+    return route.fulfill({ path: join(SELFTEST_PKG, file), contentType: files[file] });
+  });
+  return "/selftest-pkg/catalk_client.js";
 }
 
 /** Onboards with `name` and waits until connected. */

@@ -3,6 +3,9 @@
 //! - `run [-- RELAY_ARGS]`: build the web app and the relay, start the relay.
 //! - `test`: install missing tools, then run every check and test (CI runs this).
 //! - `dist`: build the release relay binary with the web app embedded.
+//! - `web`: build the web app into `web/dist` (what the relay embeds).
+//! - `selftest-wasm`: build the wasm client with its test entry points into
+//!   `target/selftest-pkg`, for the browser tests and `e2e/bench/verify.mjs`.
 
 mod process;
 mod tools;
@@ -20,8 +23,9 @@ fn main() -> anyhow::Result<()> {
         "test" => test(),
         "dist" => dist(),
         "web" => web::build(),
+        "selftest-wasm" => web::build_selftest(),
         _ => {
-            eprintln!("usage: cargo xtask <run [-- relay args] | test | dist | web>");
+            eprintln!("usage: cargo xtask <run [-- relay args] | test | dist | web | selftest-wasm>");
             bail!("unknown command {command:?}")
         }
     }
@@ -48,9 +52,14 @@ fn test() -> anyhow::Result<()> {
     let chromium = tools::ensure_chromium()?;
     cargo(&["fmt", "--all", "--", "--check"])?;
     web::build()?;
+    web::build_selftest()?;
     cargo(&["build", "--workspace", "--all-targets"])?;
     cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
-    cargo(&["clippy", "--package", "catalk-client", "--target", "wasm32-unknown-unknown", "--", "-D", "warnings"])?;
+    // catalk-core as the app gets it: in the run above, dev-dependencies turn on `test-support`.
+    cargo(&["clippy", "--package", "catalk-core", "--", "-D", "warnings"])?;
+    let wasm_clippy = ["clippy", "--package", "catalk-client", "--target", "wasm32-unknown-unknown"];
+    cargo(&[&wasm_clippy[..], &["--", "-D", "warnings"]].concat())?;
+    cargo(&[&wasm_clippy[..], &["--features", "selftest", "--", "-D", "warnings"]].concat())?;
     cargo(&["check", "--package", "catalk-proto", "--package", "catalk-core", "--target", "wasm32-unknown-unknown"])?;
     cargo(&["test", "--workspace", "--no-fail-fast"])?;
     browser_tests(&chromium)?;
@@ -58,7 +67,8 @@ fn test() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs the Playwright tests in `e2e/tests` against the debug relay with the app embedded.
+/// Runs the Playwright tests in `e2e/tests` against the debug relay with the app embedded
+/// (and the selftest wasm for the tests of the client's test entry points).
 fn browser_tests(chromium: &str) -> anyhow::Result<()> {
     let root = project_root();
     let relay = root.join("target/debug/catalk-relay");
@@ -66,6 +76,7 @@ fn browser_tests(chromium: &str) -> anyhow::Result<()> {
         .args(["--test", "--test-concurrency=1", "e2e/tests/"])
         .current_dir(&root)
         .env("CATALK_RELAY_BIN", &relay)
+        .env("CATALK_SELFTEST_PKG", web::selftest_pkg())
         .env("CATALK_CHROMIUM", chromium)
         .status()
         .context("starting node")?;

@@ -144,6 +144,7 @@ mod planner;
 mod reconcile;
 mod rng;
 mod serve;
+#[cfg(any(test, feature = "test-support"))]
 pub mod sim;
 mod status;
 mod timers;

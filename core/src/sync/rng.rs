@@ -15,12 +15,15 @@ pub fn mix64(z: u64) -> u64 {
     finalize(z.wrapping_add(GOLDEN))
 }
 
-/// SplitMix64: seeded, fast, deterministic; not for cryptography.
+/// SplitMix64: seeded, fast, deterministic; not for cryptography. Only the
+/// simulator draws from it.
+#[cfg(any(test, feature = "test-support"))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SplitMix64 {
     state: u64,
 }
 
+#[cfg(any(test, feature = "test-support"))]
 impl SplitMix64 {
     /// A generator from a seed.
     pub fn new(seed: u64) -> Self {
