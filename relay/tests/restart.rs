@@ -10,6 +10,9 @@ fn is_grant(fact: &Fact) -> bool {
 async fn restart(relay: TestRelay, config: catalk_relay::RelayConfig) -> anyhow::Result<TestRelay> {
     let addr = relay.addr;
     relay.stop().await?;
+    // A new run's epoch must sort after the old run's facts, which a restart within the
+    // same millisecond cannot promise (ids are time-ordered; the tail is random).
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     TestRelay::start_on(listener, config)
 }
