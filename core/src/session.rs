@@ -407,6 +407,9 @@ impl ClientSession {
             self.outputs.push_back(Output::Disconnect);
         }
         self.phase = Phase::Stopped;
+        for rid in std::mem::take(&mut self.pending).into_keys() {
+            self.outputs.push_back(Output::Resolve { rid, result: Err(ActionError::offline("stopped")) });
+        }
         self.push_status(None);
     }
 

@@ -28,10 +28,13 @@ pub enum Stage {
         /// The offering connection.
         conn: u64,
     },
-    /// Our answer went to connection `conn`; waiting for the channel to open.
+    /// Our answer went to connection `conn`; waiting for the channel to open until
+    /// `expires_at` (the offering side falls back to the relay, or gives up, before).
     AnswerSent {
         /// The offering connection.
         conn: u64,
+        /// When to give up on this link.
+        expires_at: u64,
     },
     /// The data channel is open.
     Direct,
@@ -129,12 +132,13 @@ impl Links {
         std::mem::take(&mut self.by_peer).into_iter().collect()
     }
 
-    /// The earliest relay-fallback deadline ([`NEVER`] is none).
-    pub fn next_fallback(&self) -> Option<u64> {
+    /// The earliest deadline of a link: a relay fallback or an answer that never opened.
+    pub fn next_deadline(&self) -> Option<u64> {
         self.by_peer
             .values()
             .filter_map(|link| match link.stage {
                 Stage::Answered { fallback_at, .. } if fallback_at != NEVER => Some(fallback_at),
+                Stage::AnswerSent { expires_at, .. } => Some(expires_at),
                 _ => None,
             })
             .min()
@@ -151,6 +155,12 @@ impl Links {
                 _ => None,
             })
             .collect()
+    }
+
+    /// Peers whose answered link has not opened by its deadline at `now`.
+    pub fn expired_answers(&self, now: u64) -> Vec<PublicKey> {
+        let expired = |link: &Link| matches!(link.stage, Stage::AnswerSent { expires_at, .. } if expires_at <= now);
+        self.by_peer.iter().filter(|(_, link)| expired(link)).map(|(peer, _)| *peer).collect()
     }
 
     /// How many links carry peer messages, by carrier: (direct, relayed).
@@ -202,7 +212,7 @@ mod tests {
             Link { id: Some(ia), stage: Stage::Answered { conn: 7, fallback_at: 100 }, kind: PeerKind::Browser },
         );
         links.insert(b, Link { id: Some(ib), stage: Stage::Offered, kind: PeerKind::Browser });
-        assert_eq!(links.next_fallback(), Some(100));
+        assert_eq!(links.next_deadline(), Some(100));
         assert!(links.stuck(99).is_empty());
         assert_eq!(links.stuck(100), vec![(a, 7)]);
     }

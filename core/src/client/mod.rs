@@ -272,6 +272,8 @@ impl Client {
             self.engine_input(SyncInput::PeerOffline { peer: peer.to_string() });
         }
         self.settle();
+        // Their answers (resolved as offline by the stop) are in; none is pending any more.
+        self.own_rids.clear();
     }
 
     /// Posts `text` to `channel`; `draft` must be fresh. The answer comes as [`Output::Resolve`].
@@ -339,7 +341,7 @@ impl Client {
 
     /// When [`Client::handle_timeout`] should next be called (ms, the shell's clock).
     pub fn poll_timeout(&self) -> Option<u64> {
-        [self.session.poll_timeout(), self.engine.poll_timeout(), self.links.next_fallback()]
+        [self.session.poll_timeout(), self.engine.poll_timeout(), self.links.next_deadline()]
             .into_iter()
             .flatten()
             .min()
@@ -351,6 +353,7 @@ impl Client {
         self.session.handle_timeout(now);
         self.engine.handle_timeout(now);
         self.fall_back_stuck_links();
+        self.drop_unopened_answers();
         self.settle();
     }
 
@@ -425,7 +428,13 @@ impl Client {
                     self.read_holdings();
                 }
             }
-            Event::Presence { .. } if self.holdings == Holdings::Known => self.update_peers(),
+            // While the relay connection is down presence is unknown, not empty: links stay,
+            // and the next welcome's presence is compared with what the engine knows.
+            Event::Presence { .. }
+                if self.holdings == Holdings::Known && self.session.status() == crate::ConnectionStatus::Connected =>
+            {
+                self.update_peers();
+            }
             _ => {}
         }
         self.outputs.push_back(Output::Event(event));

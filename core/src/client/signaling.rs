@@ -9,6 +9,9 @@ use crate::client::links::{Link, NEVER, Stage, our_offer_wins};
 use crate::sync::SyncInput;
 use catalk_proto::{PeerKind, PeerMessage, PublicKey, SignalKind, SyncSignal};
 
+/// How long after the fallback deadline an answered link may still open.
+const ANSWER_OPENS_WITHIN_MS: u64 = 20_000;
+
 impl Client {
     /// Whether the relay carries peer messages for links that cannot open.
     fn fallback_enabled(&self) -> bool {
@@ -187,7 +190,8 @@ impl Client {
                 self.signal(peer, None, &SyncSignal::offer(sdp, kind));
             }
             Stage::MakingAnswer { conn } => {
-                link.stage = Stage::AnswerSent { conn };
+                let expires_at = self.now.saturating_add(self.config.fallback_after_ms + ANSWER_OPENS_WITHIN_MS);
+                link.stage = Stage::AnswerSent { conn, expires_at };
                 self.journal.note(self.now, format!("answer to {}", short(&peer.to_string())));
                 self.signal(peer, Some(conn), &SyncSignal::answer(sdp, kind));
             }
@@ -250,6 +254,17 @@ impl Client {
             self.journal.note(self.now, format!("no data channel to {}: through the relay", short(&peer.to_string())));
             self.signal(peer, Some(conn), &SyncSignal::bare(SignalKind::Relay, self.config.kind));
             self.engine_input(SyncInput::Connected { peer: peer.to_string(), kind });
+        }
+    }
+
+    /// Answered links whose data channel never opened are given up (the engine never knew
+    /// them; the offering side falls back to the relay or retries with a new offer).
+    pub(super) fn drop_unopened_answers(&mut self) {
+        for peer in self.links.expired_answers(self.now) {
+            if let Some(link) = self.links.remove(&peer) {
+                self.journal.note(self.now, format!("answer to {} never opened", short(&peer.to_string())));
+                self.end_link(peer, link, false);
+            }
         }
     }
 

@@ -260,3 +260,18 @@ fn a_reconnect_presents_grants_channels_and_heads_that_arrived_since_the_page_lo
     assert!(login.facts.contains(&design));
     assert!(login.facts.contains(&head));
 }
+
+#[test]
+fn stopping_resolves_requests_in_flight_as_offline() {
+    let mut session = logged_in();
+    let rid = session.post("general", "hello", DraftId::from_parts(5, 5)).unwrap();
+    drain(&mut session);
+    session.stop();
+    let outputs = drain(&mut session);
+    assert!(
+        outputs.iter().any(
+            |o| matches!(o, Output::Resolve { rid: r, result: Err(e) } if *r == rid && e.code == ActionCode::Offline)
+        ),
+        "{outputs:?}"
+    );
+}

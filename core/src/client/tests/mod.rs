@@ -249,3 +249,34 @@ fn links_use_the_turn_credentials_of_the_welcome() {
     world.advance(1_000);
     assert_eq!(world.offered_ice_servers, vec![vec![stun, turn]]);
 }
+
+#[test]
+fn a_relay_socket_blip_keeps_the_direct_links() {
+    let mut world = history_of(5, Paths::Open, false);
+    let joiner = world.add(PeerKind::Browser);
+    world.connect(joiner);
+    world.advance(2_000);
+    let author = world.key_of(0);
+    assert_eq!(world.members[joiner].client.link_stage(&author), Some(Stage::Direct));
+    world.drop_socket(joiner);
+    assert_eq!(world.members[joiner].client.link_stage(&author), Some(Stage::Direct), "kept while away");
+    world.advance(3_000);
+    assert!(world.members[joiner].conn.is_some(), "reconnected");
+    assert_eq!(world.members[joiner].client.link_stage(&author), Some(Stage::Direct), "kept after");
+}
+
+#[test]
+fn an_answer_whose_link_never_opens_is_given_up() {
+    let mut world = history_of(5, Paths::Blocked, false);
+    let joiner = world.add(PeerKind::Browser);
+    world.connect(joiner);
+    world.advance(1_000);
+    let joiner_key = world.key_of(joiner);
+    assert!(matches!(world.members[0].client.link_stage(&joiner_key), Some(Stage::AnswerSent { .. })));
+    world.advance(30_000);
+    assert!(
+        !matches!(world.members[0].client.link_stage(&joiner_key), Some(Stage::AnswerSent { .. })),
+        "the stale answer is gone"
+    );
+    assert!(!world.members[0].closed.is_empty(), "its connection was closed");
+}

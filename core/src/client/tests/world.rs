@@ -149,6 +149,15 @@ impl World {
         self.run();
     }
 
+    /// Member `m`'s socket drops (a network blip) before the relay notices: the relay keeps
+    /// the old connection, the member reconnects on a new one; runs until quiet.
+    pub fn drop_socket(&mut self, m: usize) {
+        if self.members[m].conn.take().is_some() {
+            self.steps.push_back(Step::Input(m, Input::SocketClosed { random: 0.5 }));
+        }
+        self.run();
+    }
+
     /// The relay restarts: every socket closes.
     pub fn restart_relay(&mut self) {
         let gone = self.relay.restart(self.now);
