@@ -184,8 +184,10 @@ impl Shell {
                     socket.send(text);
                 }
             }
-            Output::MakeOffer { link, .. } => Links::offer(&self.settings.rtc, link, &self.events),
-            Output::MakeAnswer { link, sdp, .. } => Links::answer(&self.settings.rtc, link, sdp, &self.events),
+            Output::MakeOffer { link, ice_servers } => Links::offer(&self.rtc_with(ice_servers), link, &self.events),
+            Output::MakeAnswer { link, sdp, ice_servers } => {
+                Links::answer(&self.rtc_with(ice_servers), link, sdp, &self.events);
+            }
             Output::AcceptAnswer { link, sdp } => {
                 let result = match self.links.get(link) {
                     Some(peer_link) => peer_link.accept_answer(&sdp).await.map_err(|e| e.to_string()),
@@ -225,6 +227,13 @@ impl Shell {
             Output::Event(event) => self.on_event(&event),
             _ => {}
         }
+    }
+
+    /// The configured link settings plus the driver's ICE servers (this login's TURN credentials).
+    fn rtc_with(&self, ice_servers: Vec<catalk_proto::IceServer>) -> catalk_rtc::RtcConfig {
+        let mut rtc = self.settings.rtc.clone();
+        rtc.ice_servers.extend(ice_servers);
+        rtc
     }
 
     fn on_event(&self, event: &Event) {
