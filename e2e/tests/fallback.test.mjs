@@ -58,7 +58,7 @@ test("with UDP blocked, a late joiner fills from the virtual client through the 
   const vclient = new VClient();
   const relay = await new Relay([
     "--no-claim", "--posts-per-second", "2000", "--frames-per-second", "2000",
-    "--sync-fallback-bytes-per-second", "1000000", "--virtual-client", vclient.publicKey(),
+    "--sync-fallback-bytes-per-second", "1000000", `--virtual-client=${vclient.publicKey()}`,
   ]).start();
   try {
     await vclient.start(relay);

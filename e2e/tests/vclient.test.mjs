@@ -29,7 +29,7 @@ async function waitMetric(vclient, name, predicate, timeout = 30_000) {
 test("a late joiner fills from the virtual client when no browser holds the history, and from a browser when one does", async () => {
   const vclient = new VClient();
   const relay = await new Relay([
-    "--no-claim", "--posts-per-second", "2000", "--frames-per-second", "2000", "--virtual-client", vclient.publicKey(),
+    "--no-claim", "--posts-per-second", "2000", "--frames-per-second", "2000", `--virtual-client=${vclient.publicKey()}`,
   ]).start();
   try {
     await vclient.start(relay);
