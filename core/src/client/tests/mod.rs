@@ -20,6 +20,14 @@ fn history_of(n: usize, paths: Paths, fallback: bool) -> World {
     world
 }
 
+/// The `prev` of the newest message member `m` holds.
+fn newest_prev(world: &World, m: usize) -> Option<catalk_proto::FactId> {
+    match world.held(m).last().map(|fact| &fact.body) {
+        Some(catalk_proto::FactBody::Message { prev, .. }) => *prev,
+        other => panic!("not a message: {other:?}"),
+    }
+}
+
 #[test]
 fn a_late_joiner_fills_from_a_member_over_a_data_channel() {
     let mut world = history_of(30, Paths::Open, false);
@@ -133,11 +141,7 @@ fn after_a_relay_restart_the_chain_continues_from_the_presented_head() {
     assert!(world.members.iter().all(|m| m.conn.is_some()), "both reconnected");
     world.post(0, "after the restart");
     world.advance(1_000);
-    let newest = world.held(joiner).last().unwrap().clone();
-    match newest.body {
-        catalk_proto::FactBody::Message { prev, .. } => assert_eq!(prev, Some(head), "chained to the presented head"),
-        other => panic!("not a message: {other:?}"),
-    }
+    assert_eq!(newest_prev(&world, joiner), Some(head), "chained to the presented head");
     assert_eq!(world.held(joiner).len(), 6);
 }
 
@@ -183,11 +187,7 @@ fn a_fresh_start_presents_the_stored_head_to_a_restarted_relay() {
     let returning = world.add_with(PeerKind::Browser, &history, 100);
     world.connect(returning);
     world.post(returning, "back again");
-    let newest = world.held(returning).last().unwrap().clone();
-    match newest.body {
-        catalk_proto::FactBody::Message { prev, .. } => assert_eq!(prev, history.last().map(|f| f.id)),
-        other => panic!("not a message: {other:?}"),
-    }
+    assert_eq!(newest_prev(&world, returning), history.last().map(|f| f.id));
 }
 
 #[test]
