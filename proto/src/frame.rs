@@ -151,6 +151,10 @@ pub enum ServerFrame {
         protocol: u32,
         /// How long the nonce stays valid.
         expires_in_ms: u64,
+        /// Older relay keys this relay still accepts facts of (`--trusted-key`, a planned
+        /// rotation): a client that knows one of them keeps trusting the relay under its new key.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        trusted: Vec<PublicKey>,
     },
     /// Successful login.
     Welcome(Box<WelcomeFrame>),
@@ -363,7 +367,8 @@ mod tests {
                 ServerFrame::Ack { rid, id: Some(FactId::from_parts(t, r)), adopted: None },
                 ServerFrame::Error { rid: Some(rid), code: ErrorCode::RateLimited, message: payload.clone() },
                 ServerFrame::Signal { from, from_conn: rid, payload },
-                ServerFrame::Challenge { nonce: Nonce::from_bytes([1; 32]), relay: from, protocol: 1, expires_in_ms: 30_000 },
+                ServerFrame::Challenge { nonce: Nonce::from_bytes([1; 32]), relay: from, protocol: 1, expires_in_ms: 30_000, trusted: vec![] },
+                ServerFrame::Challenge { nonce: Nonce::from_bytes([2; 32]), relay: from, protocol: 1, expires_in_ms: 1, trusted: vec![from] },
             ];
             for frame in frames {
                 let json = serde_json::to_string(&frame).unwrap();

@@ -183,6 +183,11 @@ impl Hub {
         &self.trusted
     }
 
+    /// The earlier keys it still accepts (`--trusted-key`), as the challenge names them.
+    pub fn older_keys(&self) -> Vec<PublicKey> {
+        self.trusted.iter().copied().filter(|k| *k != self.relay).collect()
+    }
+
     /// The limits in force.
     pub fn limits(&self) -> &Limits {
         &self.limits

@@ -123,6 +123,7 @@ impl Session {
             relay: self.hub.relay_key(),
             protocol: PROTOCOL_VERSION,
             expires_in_ms: ttl,
+            trusted: self.hub.older_keys(),
         };
         self.send_frame(&challenge).await?;
         // Real-time bound on waiting for the login; the nonce's own expiry uses the relay clock.

@@ -146,6 +146,7 @@ async fn facts_signed_by_a_trusted_earlier_key_are_adopted() -> anyhow::Result<(
     let relay = restart(relay, rotated.clone()).await?;
     let ada = TestClient::login_with(&relay.ws_url(), user_key(1), "ada", vec![grant.clone()]).await?;
     assert!(ada.welcome.as_ref().is_some_and(|w| w.privileges.owner));
+    assert_eq!(ada.older_keys, vec![old.public_key()], "the challenge names the old key, so devices keep trusting");
     drop(ada);
 
     // Without the trust entry the same fact is refused.

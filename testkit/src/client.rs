@@ -28,6 +28,8 @@ pub struct TestClient {
     pub relay: PublicKey,
     /// The nonce from the challenge.
     pub nonce: Nonce,
+    /// The older relay keys the challenge says the relay still accepts.
+    pub older_keys: Vec<PublicKey>,
     /// The welcome frame, once logged in.
     pub welcome: Option<WelcomeFrame>,
     next_rid: u64,
@@ -43,14 +45,16 @@ impl TestClient {
             key,
             relay: PublicKey::from_bytes([0; 32]),
             nonce: Nonce::from_bytes([0; 32]),
+            older_keys: Vec::new(),
             welcome: None,
             next_rid: 1,
             backlog: VecDeque::new(),
         };
         match client.recv_raw().await? {
-            ServerFrame::Challenge { nonce, relay, .. } => {
+            ServerFrame::Challenge { nonce, relay, trusted, .. } => {
                 client.nonce = nonce;
                 client.relay = relay;
+                client.older_keys = trusted;
             }
             other => bail!("expected a challenge, got {other:?}"),
         }
