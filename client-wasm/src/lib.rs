@@ -129,7 +129,21 @@ impl CatalkClient {
         self.shell.connect();
     }
 
-    /// `"offline" | "connecting" | "connected" | "reconnecting"`.
+    /// The relay's unexpected new signing key the client stopped for, `{ previous: [key], current: key }`,
+    /// or `null` (see the `relay_key_changed` event).
+    #[wasm_bindgen(js_name = relayKeyChange)]
+    pub fn relay_key_change(&self) -> JsValue {
+        self.shell.view(|c| c.session().relay_key_change().map(js::to_js)).flatten().unwrap_or(JsValue::NULL)
+    }
+
+    /// Trusts the relay's new signing key after a `relay_key_changed` event and logs in again;
+    /// the history signed by the earlier keys stays verified. Returns false when no change waits.
+    #[wasm_bindgen(js_name = acceptRelayKey)]
+    pub fn accept_relay_key(&self) -> bool {
+        self.shell.accept_relay_key()
+    }
+
+    /// `"offline" | "connecting" | "connected" | "reconnecting" | "key_changed"`.
     pub fn status(&self) -> JsValue {
         let status = self.shell.view(|c| c.session().status()).unwrap_or(catalk_core::ConnectionStatus::Offline);
         js::to_js(&status)

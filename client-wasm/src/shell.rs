@@ -175,6 +175,13 @@ impl Shell {
         self.pump();
     }
 
+    /// Trusts the relay's new signing key and logs in again; false when no change waits.
+    pub fn accept_relay_key(self: &Rc<Self>) -> bool {
+        let accepted = self.with_client(|c| c.accept_relay_key(now_ms())).unwrap_or(false);
+        self.pump();
+        accepted
+    }
+
     /// Logs out and closes every link.
     pub fn close(self: &Rc<Self>) {
         self.with_client(|c| c.stop(now_ms()));

@@ -10,6 +10,10 @@ use catalk_proto::{
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
+mod relay_keys;
+pub use relay_keys::RelayKeyChange;
+use relay_keys::{RelayKeys, Verdict};
+
 /// Milliseconds between pings while connected (keeps proxies from closing an idle socket).
 const PING_EVERY_MS: u64 = 25_000;
 
@@ -25,6 +29,9 @@ pub enum ConnectionStatus {
     Connected,
     /// Waiting to retry after a drop.
     Reconnecting,
+    /// Stopped: the relay shows a signing key this device never trusted (see
+    /// [`ClientSession::relay_key_change`]); waits for [`ClientSession::accept_relay_key`].
+    KeyChanged,
 }
 
 /// Who refused an action, and why.
@@ -139,6 +146,14 @@ pub enum Event {
         /// The message.
         message: MessageView,
     },
+    /// The relay shows a signing key this device never trusted: the session stopped and
+    /// waits for the person to accept the new key (or not).
+    RelayKeyChanged {
+        /// The keys this device trusted so far.
+        previous: Vec<String>,
+        /// The key the relay shows now.
+        current: String,
+    },
     /// A fact or frame from the relay was dropped.
     Dropped {
         /// Why.
@@ -237,6 +252,8 @@ enum Phase {
         rid: u64,
     },
     Ready,
+    /// Stopped until the person accepts the relay's new key.
+    KeyChanged,
 }
 
 /// One client's session with a relay: login, live facts, requests, reconnects.
@@ -247,6 +264,8 @@ pub struct ClientSession {
     phase: Phase,
     relay: Option<PublicKey>,
     trusted: Vec<PublicKey>,
+    relay_keys: RelayKeys,
+    key_change: Option<RelayKeyChange>,
     privileges: Privileges,
     channels: BTreeMap<ChannelName, Fact>,
     online: BTreeMap<PublicKey, OnlineView>,
@@ -278,6 +297,8 @@ impl ClientSession {
             phase: Phase::Stopped,
             relay: None,
             trusted: Vec::new(),
+            relay_keys: RelayKeys::default(),
+            key_change: None,
             privileges: Privileges::NONE,
             channels: BTreeMap::new(),
             online: BTreeMap::new(),
@@ -305,6 +326,7 @@ impl ClientSession {
             Phase::Waiting { .. } => ConnectionStatus::Reconnecting,
             Phase::AwaitChallenge | Phase::AwaitWelcome { .. } => ConnectionStatus::Connecting,
             Phase::Ready => ConnectionStatus::Connected,
+            Phase::KeyChanged => ConnectionStatus::KeyChanged,
         }
     }
 
@@ -351,6 +373,35 @@ impl ClientSession {
         self.push_event(Event::Channels { channels: self.channel_views() });
     }
 
+    /// Trusts the relay keys that signed these stored facts (the device's own history):
+    /// a relay showing another key is an unexpected change.
+    pub fn remember_relay_signers<'a>(&mut self, facts: impl IntoIterator<Item = &'a Fact>) {
+        self.relay_keys.remember_signers(facts);
+        for key in self.relay_keys.known() {
+            if !self.trusted.contains(key) {
+                self.trusted.push(*key);
+            }
+        }
+    }
+
+    /// The unexpected relay key the session stopped for, if it did.
+    pub fn relay_key_change(&self) -> Option<&RelayKeyChange> {
+        self.key_change.as_ref()
+    }
+
+    /// Trusts the relay's new key (after [`Event::RelayKeyChanged`]) and logs in again. The
+    /// history signed by the earlier keys stays verified under them. False when no change waits.
+    pub fn accept_relay_key(&mut self, now: u64) -> bool {
+        let Some(change) = self.key_change.take() else { return false };
+        self.relay_keys.remember(change.current);
+        if !self.trusted.contains(&change.current) {
+            self.trusted.push(change.current);
+        }
+        self.phase = Phase::Stopped;
+        self.start(now);
+        true
+    }
+
     /// Facts to re-present at the next login (see [`crate::facts_to_present`]).
     pub fn set_present(&mut self, facts: Vec<Fact>) {
         self.present = Presentable::new(facts);
@@ -382,7 +433,7 @@ impl ClientSession {
 
     /// The socket closed or failed to open. `random` in [0, 1) sets the backoff jitter.
     pub fn handle_closed(&mut self, now: u64, random: f64) {
-        if self.phase == Phase::Stopped {
+        if matches!(self.phase, Phase::Stopped | Phase::KeyChanged) {
             return;
         }
         for rid in std::mem::take(&mut self.pending).into_keys() {
@@ -454,7 +505,7 @@ impl ClientSession {
             }
         };
         match frame {
-            ServerFrame::Challenge { nonce, relay, .. } => self.answer_challenge(nonce, relay),
+            ServerFrame::Challenge { nonce, relay, trusted, .. } => self.answer_challenge(nonce, relay, &trusted),
             ServerFrame::Welcome(welcome) => self.welcome(now, *welcome),
             ServerFrame::Fact { fact } => self.live_fact(fact),
             ServerFrame::Ack { rid, id, .. } => self.resolve(rid, Ok(id)),
@@ -469,23 +520,41 @@ impl ClientSession {
         }
     }
 
-    fn answer_challenge(&mut self, nonce: catalk_proto::Nonce, relay: PublicKey) {
+    fn answer_challenge(&mut self, nonce: catalk_proto::Nonce, relay: PublicKey, older: &[PublicKey]) {
         if self.phase != Phase::AwaitChallenge {
             self.push_event(Event::Dropped { reason: "unexpected challenge".into() });
+            return;
+        }
+        if self.relay_keys.judge(&relay, older) == Verdict::Changed {
+            self.key_changed(relay);
             return;
         }
         self.relay = Some(relay);
         if !self.trusted.contains(&relay) {
             self.trusted.insert(0, relay);
         }
-        let mut batches =
-            batches(self.present.facts(&self.public), PRESENT_BUDGET_BYTES, PRESENT_BUDGET_FACTS).into_iter();
+        // Only what this relay can verify: a fact of a key it no longer accepts would fail the login.
+        let mut facts = self.present.facts(&self.public);
+        facts.retain(|fact| fact.relay == relay || older.contains(&fact.relay));
+        let mut batches = batches(facts, PRESENT_BUDGET_BYTES, PRESENT_BUDGET_FACTS).into_iter();
         let facts = batches.next().unwrap_or_default();
         self.later_present = batches.collect();
         let (key, sig) = sign_login(&self.key, &nonce, &relay);
         let rid = self.rid();
         self.phase = Phase::AwaitWelcome { rid };
         self.send(&ClientFrame::Login(LoginFrame { rid, nonce, key, sig, name: self.name.to_string(), facts }));
+    }
+
+    fn key_changed(&mut self, current: PublicKey) {
+        let previous = self.relay_keys.known().to_vec();
+        self.phase = Phase::KeyChanged;
+        self.outputs.push_back(Output::Disconnect);
+        self.push_event(Event::RelayKeyChanged {
+            previous: previous.iter().map(PublicKey::to_string).collect(),
+            current: current.to_string(),
+        });
+        self.key_change = Some(RelayKeyChange { previous, current });
+        self.push_status(None);
     }
 
     fn welcome(&mut self, now: u64, welcome: catalk_proto::WelcomeFrame) {
@@ -515,6 +584,9 @@ impl ClientSession {
             if let FactBody::Channel { name, .. } = &fact.body {
                 self.channels.insert(name.clone(), fact.clone());
             }
+        }
+        if let Some(relay) = self.relay {
+            self.relay_keys.remember(relay);
         }
         self.phase = Phase::Ready;
         self.backoff.reset();

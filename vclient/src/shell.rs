@@ -251,6 +251,13 @@ impl Shell {
                     self.public_key()
                 );
             }
+            Event::RelayKeyChanged { previous, current } => tracing::error!(
+                ?previous,
+                %current,
+                "the relay signs with a key this store never trusted; not logging in. If the relay's key \
+                 was replaced on purpose, start the relay with --trusted-key for the old key, or move this \
+                 store aside to start afresh"
+            ),
             Event::History { channel, status } => tracing::debug!(%channel, ?status, "history status"),
             Event::Error { code, message } => tracing::error!(%code, %message, "client error"),
             _ => {}

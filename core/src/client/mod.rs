@@ -153,6 +153,11 @@ pub struct Client {
     online: BTreeMap<PublicKey, PeerKind>,
     /// Heads from the welcome, waiting for the holdings to be known.
     heads: Vec<Fact>,
+    /// Whether this connection's welcome came (its heads say what is newest).
+    welcomed: bool,
+    /// Whether the welcome's heads were compared with the holdings: until then nothing is
+    /// `complete`, for newer messages may have been said while this device was away.
+    heads_checked: bool,
     /// Requests the driver made itself (signals, relayed peer messages): their answers stay inside.
     own_rids: BTreeSet<u64>,
     journal: Journal,
@@ -184,6 +189,8 @@ impl Client {
             online: BTreeMap::new(),
             own_rids: BTreeSet::new(),
             heads: Vec::new(),
+            welcomed: false,
+            heads_checked: false,
             journal: Journal::default(),
             live_stored: 0,
             backfilled_stored: 0,
@@ -205,12 +212,18 @@ impl Client {
     }
 
     /// A channel's history status now, as the UI was told it: `complete` only
-    /// once what completed it is in the store.
+    /// once what completed it is in the store and this connection's welcome showed
+    /// nothing newer (before: `filling` with nothing known missing, "checking").
     pub fn history_status(&self, channel: &ChannelName) -> crate::sync::HistoryStatus {
         match (self.deferred.contains_key(channel), self.shown.get(channel)) {
             (true, Some(shown)) => shown.clone(),
             (true, None) => crate::sync::HistoryStatus::Unknown,
-            (false, _) => self.engine.status(channel),
+            (false, _) => match self.engine.status(channel) {
+                crate::sync::HistoryStatus::Complete if !self.heads_checked => {
+                    crate::sync::HistoryStatus::Filling { missing: Vec::new() }
+                }
+                status => status,
+            },
         }
     }
 
@@ -259,11 +272,21 @@ impl Client {
         self.settle();
     }
 
+    /// Trusts the relay's new signing key after [`crate::Event::RelayKeyChanged`] and logs in
+    /// again; the history signed by the earlier keys stays verified. False when no change waits.
+    pub fn accept_relay_key(&mut self, now: u64) -> bool {
+        self.now = self.now.max(now);
+        let accepted = self.session.accept_relay_key(self.now);
+        self.settle();
+        accepted
+    }
+
     /// Logs out and closes every link.
     pub fn stop(&mut self, now: u64) {
         self.now = self.now.max(now);
         self.connect_wanted = false;
         self.session.stop();
+        self.heads_unchecked();
         for (peer, link) in self.links.drain() {
             self.end_link(peer, link, true);
         }
@@ -318,6 +341,7 @@ impl Client {
             Input::SocketClosed { random } => {
                 self.session.handle_closed(now, random);
                 self.end_relayed_links();
+                self.heads_unchecked();
             }
             Input::LinkSdp { link, sdp } => self.link_sdp(link, sdp),
             Input::LinkFailed { link, reason } => self.link_failed(link, &reason),
@@ -424,9 +448,11 @@ impl Client {
         match &event {
             Event::Ready { .. } => {
                 self.engine.set_trusted(self.session.trusted().to_vec());
+                self.welcomed = true;
                 if self.holdings == Holdings::NotStarted {
                     self.read_holdings();
                 }
+                self.check_heads();
             }
             // While the relay connection is down presence is unknown, not empty: links stay,
             // and the next welcome's presence is compared with what the engine knows.
@@ -458,9 +484,20 @@ impl Client {
 
     /// Tells the UI a channel's new status, but `complete` only once the
     /// backfill that completed it is stored (a reader of the store sees it all).
+    /// Until the welcome's heads are checked, a `complete` channel shows as filling with
+    /// nothing known missing yet ("checking for new messages").
     fn history_changed(&mut self, channel: ChannelName, status: crate::sync::HistoryStatus) {
-        if status == crate::sync::HistoryStatus::Complete && self.puts.unstored_backfill(&channel) {
-            self.deferred.insert(channel, status);
+        if status == crate::sync::HistoryStatus::Complete
+            && (self.puts.unstored_backfill(&channel) || !self.heads_checked)
+        {
+            self.deferred.insert(channel.clone(), status);
+            if !self.heads_checked {
+                let checking = crate::sync::HistoryStatus::Filling { missing: Vec::new() };
+                if self.shown.get(&channel) != Some(&checking) {
+                    self.shown.insert(channel.clone(), checking.clone());
+                    self.outputs.push_back(Output::Event(Event::History { channel, status: checking }));
+                }
+            }
             return;
         }
         self.deferred.remove(&channel);
@@ -470,11 +507,17 @@ impl Client {
 
     /// Deferred statuses whose backfill is now stored go to the UI.
     fn release_deferred(&mut self) {
+        if !self.heads_checked {
+            return;
+        }
         let ready: Vec<ChannelName> =
             self.deferred.keys().filter(|channel| !self.puts.unstored_backfill(channel)).cloned().collect();
         for channel in ready {
-            if let Some(status) = self.deferred.remove(&channel) {
-                self.history_changed(channel, status);
+            // What was just stored may have shown a gap: the engine's own status output says so.
+            if self.deferred.remove(&channel).is_some()
+                && self.engine.status(&channel) == crate::sync::HistoryStatus::Complete
+            {
+                self.history_changed(channel, crate::sync::HistoryStatus::Complete);
             }
         }
     }
@@ -491,6 +534,7 @@ impl Client {
         match (purpose, answer) {
             (LoadFor::Startup, StoreAnswer::Startup { channels, grants, heads }) => {
                 self.startup_read = true;
+                self.session.remember_relay_signers(channels.iter().chain(&grants).chain(&heads));
                 self.session.load_channels(&channels);
                 self.engine_input(SyncInput::Stored(channels.clone()));
                 let present = crate::facts_to_present(&self.own, &grants, &channels, &heads);
@@ -524,6 +568,33 @@ impl Client {
                 };
                 self.engine_input(SyncInput::Loaded { peer, rid, facts, more });
             }
+        }
+    }
+
+    /// The welcome came and its heads were compared with the holdings (and those lacking
+    /// are being stored): `complete` may show again.
+    fn check_heads(&mut self) {
+        if !self.heads_checked && self.welcomed && self.holdings == Holdings::Known && self.heads.is_empty() {
+            self.heads_checked = true;
+            self.release_deferred();
+        }
+    }
+
+    /// The relay connection is down: what was said meanwhile is unknown until the next welcome.
+    fn heads_unchecked(&mut self) {
+        self.welcomed = false;
+        if !self.heads_checked {
+            return;
+        }
+        self.heads_checked = false;
+        let complete: Vec<ChannelName> = self
+            .shown
+            .iter()
+            .filter(|(_, status)| **status == crate::sync::HistoryStatus::Complete)
+            .map(|(channel, _)| channel.clone())
+            .collect();
+        for channel in complete {
+            self.history_changed(channel, crate::sync::HistoryStatus::Complete);
         }
     }
 
@@ -588,6 +659,7 @@ impl Client {
             self.holdings = Holdings::Known;
             self.journal.note(self.now, "holdings known");
             self.take_heads();
+            self.check_heads();
             self.update_peers();
         }
     }

@@ -30,8 +30,13 @@ fn challenge(session: &mut ClientSession) -> (Nonce, Vec<Output>) {
     session.start(0);
     session.handle_connected(0);
     let nonce = Nonce::from_bytes([9; 32]);
-    let frame =
-        ServerFrame::Challenge { nonce, relay: PublicKey::of(&relay_key()), protocol: 1, expires_in_ms: 30_000 };
+    let frame = ServerFrame::Challenge {
+        nonce,
+        relay: PublicKey::of(&relay_key()),
+        protocol: 1,
+        expires_in_ms: 30_000,
+        trusted: Vec::new(),
+    };
     session.handle_text(0, &serde_json::to_string(&frame).unwrap());
     (nonce, drain(session))
 }
@@ -252,6 +257,7 @@ fn a_reconnect_presents_grants_channels_and_heads_that_arrived_since_the_page_lo
         relay: PublicKey::of(&relay),
         protocol: 1,
         expires_in_ms: 30_000,
+        trusted: Vec::new(),
     };
     session.handle_text(retry, &serde_json::to_string(&frame).unwrap());
     let frames = sent(&drain(&mut session));
@@ -275,3 +281,5 @@ fn stopping_resolves_requests_in_flight_as_offline() {
         "{outputs:?}"
     );
 }
+
+mod relay_key;

@@ -126,6 +126,7 @@ impl MiniRelay {
             relay: PublicKey::of(&self.key),
             protocol: 1,
             expires_in_ms: 30_000,
+            trusted: Vec::new(),
         };
         let mut out = Vec::new();
         Self::send(&mut out, client, conn, &challenge);
