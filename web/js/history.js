@@ -1,4 +1,5 @@
-// history.js — the channel header's history indicator: complete, filling from peers, or missing ranges.
+// history.js — the channel header's history indicator ([data-testid=history-status], data-state
+// complete | filling | missing | unknown), in words: complete, loading, unavailable, or nothing yet.
 import { $ } from "./dom.js";
 
 let client = null;
@@ -13,12 +14,13 @@ export function initHistory(c, { onBackfilled }) {
 }
 
 function describe(status) {
-  const gaps = (status?.missing ?? []).length;
   switch (status?.state) {
-    case "complete": return ["complete", "complete", "History is complete back to the channel's creation"];
-    case "filling": return ["filling", `filling history… ${gaps} ${gaps === 1 ? "gap" : "gaps"}`, "Fetching older messages from peers"];
-    case "missing": return ["missing", `missing ${gaps} ${gaps === 1 ? "range" : "ranges"}`, "No online peer holds these messages right now"];
-    default: return ["unknown", "history: waiting for peers", "No peer has told us what it holds yet"];
+    case "complete": return ["complete", "complete", "Every message since this channel was created is on this device"];
+    case "filling": return (status.missing ?? []).length === 0
+      ? ["filling", "checking for new messages…", "Finding out whether anything was said while this device was away"]
+      : ["filling", "loading earlier messages…", "Fetching earlier messages from other members' devices"];
+    case "missing": return ["missing", "earlier messages unavailable", "Earlier messages are kept on members' devices, and none of those devices is online right now"];
+    default: return ["unknown", "no messages yet", "Nobody has said anything here that this device knows of"];
   }
 }
 
@@ -41,8 +43,14 @@ export function showHistory(channel) {
 
 /** A `history` event: repaint if it is about the shown channel. */
 export function onHistory(ev) {
-  if (ev.channel === current) paint(ev.status);
+  if (ev.channel !== current) return;
+  paint(ev.status);
+  historyChanged(ev.status);
 }
+
+let historyChanged = () => {};
+/** Also tells `listener(status)` when the shown channel's status changes (the message list's notice). */
+export function onShownHistory(listener) { historyChanged = listener; }
 
 /**
  * A `backfill` event: older messages of a channel were stored. Reloads at most

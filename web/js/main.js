@@ -8,12 +8,13 @@ import { showOnboarding } from "./onboarding.js";
 import { captureClaim, tryClaim } from "./claim.js";
 import { initPanels, closePanels } from "./panels.js";
 import { initSidebar, renderChannels, channelNames, setSelected, bumpUnread, totalUnread, setCanCreate, renderMe } from "./sidebar.js";
-import { initMessages, setMyKey, showChannel, onLiveMessage, refreshNames, refreshChannel } from "./messages.js";
-import { initHistory, showHistory, onHistory, onBackfill } from "./history.js";
+import { initMessages, setMyKey, showChannel, onLiveMessage, refreshNames, refreshChannel, onHistoryState } from "./messages.js";
+import { initHistory, showHistory, onHistory, onBackfill, onShownHistory } from "./history.js";
 import { initComposer, setComposerChannel, setCanPost, focusComposer } from "./composer.js";
 import { renderPresence, setPresenceStale } from "./presence.js";
 import { initSettings } from "./settings.js";
 import { useVerifierWorkers } from "./verifier.js";
+import { showRelayKeyChanged, reopenRelayKeyChoice } from "./relaykey.js";
 
 const CHANNEL_KEY = "catalk.channel";
 const phone = matchMedia("(max-width: 640px)");
@@ -76,6 +77,7 @@ function startApp(identity) {
   initMessages(client);
   setMyKey(myKey);
   initHistory(client, { onBackfilled: (channel) => { if (channel === selected) refreshChannel(channel); } });
+  onShownHistory(onHistoryState);
   initComposer(client, { sent: onSent });
   initSettings(client, { identityChanged: renderMe });
   renderMe(identity);
@@ -90,6 +92,7 @@ function startApp(identity) {
   const stored = safe(() => localStorage.getItem(CHANNEL_KEY), null);
   select(stored && (names.length <= 1 || names.includes(stored)) ? stored : "general", { focus: true });
   document.addEventListener("keydown", shortcuts);
+  $("#connection").addEventListener("click", () => reopenRelayKeyChoice(client));
   document.addEventListener("visibilitychange", () => { if (!document.hidden) { unseenWhileHidden = 0; updateTitle(); } });
   client.connect();
 }
@@ -130,6 +133,7 @@ function onEvent(ev) {
     case "message": onMessage(ev.message); break;
     case "history": onHistory(ev); break;
     case "backfill": onBackfill(ev); break;
+    case "relay_key_changed": showRelayKeyChanged(client, ev); break;
     case "dropped": console.warn("catalk: dropped a fact from the relay:", ev.reason); break;
     case "error": reportError(ev); break;
     default: console.debug("catalk: unhandled event", ev);

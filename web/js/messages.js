@@ -298,14 +298,45 @@ function paintTop() {
   } else if (v.loading || (v.busy && v.hasOlder)) {
     top.replaceChildren(h("div", { class: "loading-older" }, h("span", { class: "spinner", "aria-hidden": "true" }), "Loading messages…"));
   } else if (!v.hasOlder) {
-    const empty = rows().length === 0;
-    top.replaceChildren(h("div", { class: "channel-intro" },
-      h("div", { class: "intro-hash", "aria-hidden": "true" }, "#"),
-      h("h2", { text: `Welcome to #${v.channel}` }),
-      h("p", { class: "muted", text: empty ? "No messages yet. Say hello!" : `This is the very beginning of #${v.channel}.` })));
+    top.replaceChildren(historyNotice(v.channel, rows().length === 0));
   } else {
     top.replaceChildren(h("div", { class: "older-spacer" }));
   }
+}
+
+/**
+ * What the top of the list says once the oldest stored message is shown, in words: nothing was
+ * said yet, this is the beginning, earlier messages are loading, or they are on members' devices
+ * that are offline now ([data-testid=history-notice] with data-state empty | beginning | filling |
+ * unavailable).
+ */
+function historyNotice(channel, empty) {
+  let status = null;
+  try { status = client.historyStatus(channel); } catch { status = null; }
+  const state = status?.state;
+  if (state === "filling" && (status.missing ?? []).length > 0) {
+    return h("div", { class: "history-notice", "data-testid": "history-notice", dataset: { state: "filling" }, role: "status" },
+      h("span", { class: "spinner", "aria-hidden": "true" }), "Loading earlier messages from other members' devices…");
+  }
+  if (state === "missing") {
+    let owner = false;
+    try { owner = !!client.privileges()?.owner; } catch { owner = false; }
+    return h("div", { class: "history-notice unavailable", "data-testid": "history-notice", dataset: { state: "unavailable" }, role: "status" },
+      h("p", { class: "notice-title", text: "Earlier messages aren't available right now" }),
+      h("p", { class: "muted", text: "They are kept on members' devices, and none of those devices is online at the moment. They will appear here by themselves when someone who has them comes back." }),
+      owner ? h("p", { class: "muted owner-hint", "data-testid": "owner-history-hint",
+        text: "As an owner you can keep a history keeper running next to the server, so earlier messages are always available (README: \"Virtual clients\")." }) : null);
+  }
+  const beginning = (state === "complete" || state === "filling") && !empty;
+  return h("div", { class: "channel-intro", "data-testid": "history-notice", dataset: { state: beginning ? "beginning" : "empty" } },
+    h("div", { class: "intro-hash", "aria-hidden": "true" }, "#"),
+    h("h2", { text: `Welcome to #${channel}` }),
+    h("p", { class: "muted", text: beginning ? `This is the very beginning of #${channel}.` : "No messages yet. Say hello!" }));
+}
+
+/** The shown channel's history status changed: the notice at the top follows it. */
+export function onHistoryState() {
+  if (view && !view.loading && !view.hasOlder) paintTop();
 }
 
 /** Names may arrive after rows were drawn (presence); refresh them in place. */

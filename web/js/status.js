@@ -1,5 +1,5 @@
 // status.js — the connection indicator ([data-testid=connection]): "connected", "connecting…",
-// "reconnecting in Ns…" (counting down) or "offline". The dot is drawn by CSS from data-state.
+// "reconnecting in Ns…" (counting down), "server key changed" (waiting for the person's choice) or "offline". The dot is drawn by CSS from data-state.
 import { $ } from "./dom.js";
 
 let timer = 0;
@@ -9,6 +9,7 @@ export function showStatus(status, retryInMs) {
   clearInterval(timer);
   timer = 0;
   el.dataset.state = status;
+  el.title = "";
   if (status === "connected") {
     el.textContent = "connected";
   } else if (status === "reconnecting") {
@@ -25,6 +26,10 @@ export function showStatus(status, retryInMs) {
     };
     tick();
     if (retryInMs > 0) timer = setInterval(tick, 1000);
+  } else if (status === "key_changed") {
+    // Clicking it opens the choice again (main.js); the words say why nothing arrives.
+    el.textContent = "server key changed";
+    el.title = "The server proves who it is with a new key. Click to review.";
   } else if (status === "connecting") {
     el.textContent = "connecting…";
   } else {
