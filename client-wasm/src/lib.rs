@@ -7,6 +7,7 @@
 //! API is documented in `docs/client-api.md`.
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+mod ice_path;
 mod idb_store;
 mod identity;
 mod js;
@@ -251,10 +252,16 @@ impl CatalkClient {
     }
 
     /// Sync counters: the sync engine's (`served_bytes`, `served_facts`, `fetched_facts`, `timeouts`, …)
-    /// and the driver's (`live_stored`, `backfilled_stored`, `links_direct`, `links_relayed`), in one object.
+    /// and the driver's (`live_stored`, `backfilled_stored`, `links_direct`, `links_turn`, `links_relayed`), in one object.
     #[wasm_bindgen(js_name = syncStats)]
     pub fn sync_stats(&self) -> JsValue {
         self.shell.view(|c| js::to_js(&c.stats())).unwrap_or(JsValue::NULL)
+    }
+
+    /// The links that carry history now: `[{ peer, kind, path }]`, `path` being `"direct"`,
+    /// `"turn"` (a data channel through a TURN server) or `"relay"` (through the server).
+    pub fn links(&self) -> JsValue {
+        self.shell.view(|c| js::to_js(&c.links())).unwrap_or_else(|| js_sys::Array::new().into())
     }
 
     /// Lets `verifier(ticket, factsJson, trustedJson)` verify the signatures of
@@ -337,7 +344,7 @@ mod tests {
         {
             assert!(stats[field].is_number(), "{field} in {stats}");
         }
-        for field in ["live_stored", "backfilled_stored", "links_direct", "links_relayed"] {
+        for field in ["live_stored", "backfilled_stored", "links_direct", "links_turn", "links_relayed"] {
             assert!(stats[field].is_number(), "{field} in {stats}");
         }
     }

@@ -223,6 +223,11 @@ impl PeerLink {
         flush(&mut ch);
     }
 
+    /// Whether the open connection goes through a TURN server (`None`: its stats do not say).
+    pub fn uses_turn(&self) -> impl std::future::Future<Output = Option<bool>> + 'static {
+        crate::ice_path::uses_turn(&self.pc)
+    }
+
     /// Closes the connection.
     pub fn close(&self) {
         if let Some(dc) = self.channel.borrow().dc.as_ref() {

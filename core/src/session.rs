@@ -505,7 +505,9 @@ impl ClientSession {
             }
         };
         match frame {
-            ServerFrame::Challenge { nonce, relay, trusted, .. } => self.answer_challenge(nonce, relay, &trusted),
+            ServerFrame::Challenge { nonce, relay, trusted, endorsed_by, .. } => {
+                self.answer_challenge(nonce, relay, &trusted, &endorsed_by);
+            }
             ServerFrame::Welcome(welcome) => self.welcome(now, *welcome),
             ServerFrame::Fact { fact } => self.live_fact(fact),
             ServerFrame::Ack { rid, id, .. } => self.resolve(rid, Ok(id)),
@@ -520,12 +522,18 @@ impl ClientSession {
         }
     }
 
-    fn answer_challenge(&mut self, nonce: catalk_proto::Nonce, relay: PublicKey, older: &[PublicKey]) {
+    fn answer_challenge(
+        &mut self,
+        nonce: catalk_proto::Nonce,
+        relay: PublicKey,
+        older: &[PublicKey],
+        endorsed_by: &[catalk_proto::Endorsement],
+    ) {
         if self.phase != Phase::AwaitChallenge {
             self.push_event(Event::Dropped { reason: "unexpected challenge".into() });
             return;
         }
-        if self.relay_keys.judge(&relay, older) == Verdict::Changed {
+        if self.relay_keys.judge(&relay, endorsed_by) == Verdict::Changed {
             self.key_changed(relay);
             return;
         }
@@ -753,6 +761,11 @@ impl ClientSession {
         msg: catalk_proto::PeerMessage,
     ) -> Result<u64, ActionError> {
         self.request(|rid| ClientFrame::Peer { rid, to, to_conn, msg })
+    }
+
+    /// Tells the relay how many sync links carry history now, by path (for its `/metrics`).
+    pub fn report_links(&mut self, direct: u32, turn: u32, relay: u32) -> Result<u64, ActionError> {
+        self.request(|rid| ClientFrame::Links { rid, direct, turn, relay })
     }
 
     /// Everyone online but this key, with their peer kind.

@@ -1,8 +1,9 @@
-// The relay's signing key: a planned rotation (--trusted-key) keeps members connected; an
-// unexpected new key stops the app with a clear choice instead of a reconnect loop.
+// The relay's signing key: a planned rotation (--previous-relay-key: the old key signs the new
+// one) keeps members connected; an unexpected new key — also one whose server only names the old
+// public key (--trusted-key) — stops the app with a clear choice instead of a reconnect loop.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { Relay, launchBrowser, newUser, onboard, send, shot, waitConnected, waitForMessage } from "./harness.mjs";
 
@@ -18,11 +19,13 @@ async function bytesOut(relay) {
   return Number(text.match(/^catalk_bytes_total\{direction="out"\} (\d+)/m)?.[1] ?? NaN);
 }
 
-/** Restarts `relay` on its port with a newly made key (and `extraArgs`). */
-async function restartWithNewKey(relay, extraArgs = []) {
+/** Restarts `relay` on its port with a newly made key (and the args `extraArgs(oldSecret)`). */
+async function restartWithNewKey(relay, extraArgs = () => []) {
   await relay.stop();
-  rmSync(join(relay.dir, "relay.key"));
-  relay.extraArgs.push(...extraArgs);
+  const file = join(relay.dir, "relay.key");
+  const oldSecret = readFileSync(file, "utf8").trim();
+  rmSync(file);
+  relay.extraArgs.push(...extraArgs(oldSecret));
   relay.log = "";
   await relay.start();
 }
@@ -70,7 +73,7 @@ test("an unexpected relay key shows a clear choice; accepting keeps the history 
   }
 });
 
-test("a planned key rotation with --trusted-key keeps members connected without asking", async () => {
+test("a planned key rotation with --previous-relay-key keeps members connected without asking", async () => {
   const browser = await launchBrowser();
   const relay = await new Relay(["--no-claim"]).start();
   try {
@@ -78,12 +81,17 @@ test("a planned key rotation with --trusted-key keeps members connected without 
     await onboard(a.page, "Ada");
     await send(a.page, "before the rotation");
     await waitForMessage(a.page, "before the rotation");
-    const oldKey = relayKeyOf(relay);
-    await restartWithNewKey(relay, [`--trusted-key=${oldKey}`]);
+    await restartWithNewKey(relay, (oldSecret) => [`--previous-relay-key=${oldSecret}`]);
     await waitConnected(a.page, 30_000);
     assert.equal(await a.page.isVisible("[data-testid=relay-key-changed]"), false);
     await send(a.page, "after the rotation");
     await waitForMessage(a.page, "after the rotation");
+
+    // A server that names the now-old key without holding it proves nothing: the app asks.
+    const rotatedKey = relayKeyOf(relay);
+    relay.extraArgs = relay.extraArgs.filter((arg) => !arg.startsWith("--previous-relay-key"));
+    await restartWithNewKey(relay, () => [`--trusted-key=${rotatedKey}`]);
+    await a.page.waitForSelector("[data-testid=relay-key-changed]", { state: "visible", timeout: 30_000 });
   } finally {
     await relay.stop();
     await browser.close();

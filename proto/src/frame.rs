@@ -76,6 +76,18 @@ pub enum ClientFrame {
         /// The sync message.
         msg: PeerMessage,
     },
+    /// How many of this connection's sync links carry history now, by path: reported by the
+    /// client (the relay cannot see data channels), summed at `/metrics` for the operator.
+    Links {
+        /// Request id.
+        rid: u64,
+        /// Direct data channels.
+        direct: u32,
+        /// Data channels through a TURN server.
+        turn: u32,
+        /// Links carried by the relay (`peer` frames).
+        relay: u32,
+    },
     /// Liveness check; answered with an ack.
     Ping {
         /// Request id.
@@ -128,6 +140,7 @@ impl ClientFrame {
             | Self::Claim { rid, .. }
             | Self::Signal { rid, .. }
             | Self::Peer { rid, .. }
+            | Self::Links { rid, .. }
             | Self::Ping { rid } => *rid,
         }
     }
@@ -151,10 +164,14 @@ pub enum ServerFrame {
         protocol: u32,
         /// How long the nonce stays valid.
         expires_in_ms: u64,
-        /// Older relay keys this relay still accepts facts of (`--trusted-key`, a planned
-        /// rotation): a client that knows one of them keeps trusting the relay under its new key.
+        /// Older relay keys this relay still accepts facts of (`--trusted-key`): a client
+        /// presents facts they signed. Not proof of anything: see `endorsed_by`.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         trusted: Vec<PublicKey>,
+        /// Older relay keys' signatures over `relay` (a planned rotation): a client that trusted
+        /// one of them trusts `relay` too.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        endorsed_by: Vec<crate::rotation::Endorsement>,
     },
     /// Successful login.
     Welcome(Box<WelcomeFrame>),
@@ -349,6 +366,7 @@ mod tests {
         fn client_frames_round_trip(rid in any::<u64>(), to in arb_key(), payload in ".{0,100}", name in ".{0,40}", bits in 0u8..16, t in 0u64..(1<<48), r in any::<u128>()) {
             let frames = vec![
                 ClientFrame::Ping { rid },
+                ClientFrame::Links { rid, direct: bits.into(), turn: 1, relay: 0 },
                 ClientFrame::Signal { rid, to, to_conn: Some(rid / 2), payload: payload.clone() },
                 ClientFrame::CreateChannel { rid, name: name.clone() },
                 ClientFrame::Grant { rid, key: to, privileges: Privileges::from_bits(bits) },
@@ -367,8 +385,8 @@ mod tests {
                 ServerFrame::Ack { rid, id: Some(FactId::from_parts(t, r)), adopted: None },
                 ServerFrame::Error { rid: Some(rid), code: ErrorCode::RateLimited, message: payload.clone() },
                 ServerFrame::Signal { from, from_conn: rid, payload },
-                ServerFrame::Challenge { nonce: Nonce::from_bytes([1; 32]), relay: from, protocol: 1, expires_in_ms: 30_000, trusted: vec![] },
-                ServerFrame::Challenge { nonce: Nonce::from_bytes([2; 32]), relay: from, protocol: 1, expires_in_ms: 1, trusted: vec![from] },
+                ServerFrame::Challenge { nonce: Nonce::from_bytes([1; 32]), relay: from, protocol: 1, expires_in_ms: 30_000, trusted: vec![], endorsed_by: vec![] },
+                ServerFrame::Challenge { nonce: Nonce::from_bytes([2; 32]), relay: from, protocol: 1, expires_in_ms: 1, trusted: vec![from], endorsed_by: vec![crate::rotation::Endorsement { key: from, sig: Signature::from_bytes([3; 64]) }] },
             ];
             for frame in frames {
                 let json = serde_json::to_string(&frame).unwrap();

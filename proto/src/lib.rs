@@ -22,6 +22,7 @@ mod login;
 mod message;
 mod peer;
 mod privileges;
+mod rotation;
 mod text;
 
 pub use batch::verify_facts;
@@ -44,6 +45,7 @@ pub use peer::{
     RangePart, RefusalCode, SignalKind, SyncSignal,
 };
 pub use privileges::Privileges;
+pub use rotation::{Endorsement, ROTATION_DOMAIN, rotation_signing_bytes};
 pub use text::{DisplayName, TextError, validate_body};
 
 /// The protocol version spoken by this crate; it appears in the challenge and

@@ -32,6 +32,9 @@ pub struct RelayConfig {
     pub signing_key: ed25519_dalek::SigningKey,
     /// Earlier relay keys whose facts are still accepted when clients present them.
     pub trusted_keys: Vec<PublicKey>,
+    /// Earlier relay signing keys (a planned rotation): trusted like `trusted_keys`, and each
+    /// signs the current key once at start, so devices that trusted it keep trusting the relay.
+    pub previous_keys: Vec<ed25519_dalek::SigningKey>,
     /// Keys that are always owners.
     pub owners: Vec<PublicKey>,
     /// STUN/TURN servers published to clients in `/.well-known/catalk.json` (none: LAN only).
@@ -69,6 +72,7 @@ impl RelayConfig {
         Self {
             signing_key,
             trusted_keys: Vec::new(),
+            previous_keys: Vec::new(),
             owners: Vec::new(),
             virtual_clients: Vec::new(),
             ice_servers: Vec::new(),
@@ -91,9 +95,22 @@ impl RelayConfig {
         PublicKey::of(&self.signing_key)
     }
 
-    /// Current key first, then the configured earlier keys.
+    /// Current key first, then the configured earlier keys (each once).
     pub fn trusted(&self) -> Vec<PublicKey> {
+        let mut keys = vec![self.public_key()];
+        let previous = self.previous_keys.iter().map(PublicKey::of);
+        for key in self.trusted_keys.iter().copied().chain(previous) {
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+        keys
+    }
+
+    /// The earlier signing keys' endorsements of the current key, for the challenge.
+    pub fn endorsements(&self) -> Vec<catalk_proto::Endorsement> {
         let current = self.public_key();
-        std::iter::once(current).chain(self.trusted_keys.iter().copied().filter(|k| *k != current)).collect()
+        let previous = self.previous_keys.iter().filter(|key| PublicKey::of(key) != current);
+        previous.map(|key| catalk_proto::Endorsement::sign(key, &current)).collect()
     }
 }

@@ -67,6 +67,7 @@ pub struct Hub {
     key: ed25519_dalek::SigningKey,
     relay: PublicKey,
     trusted: Vec<PublicKey>,
+    endorsements: Vec<catalk_proto::Endorsement>,
     owners: HashSet<PublicKey>,
     virtual_clients: HashSet<PublicKey>,
     newcomers: NewcomerPolicy,
@@ -143,6 +144,7 @@ impl Hub {
             key: config.signing_key.clone(),
             relay,
             trusted: config.trusted(),
+            endorsements: config.endorsements(),
             owners: config.owners.iter().copied().collect(),
             virtual_clients: config.virtual_clients.iter().copied().collect(),
             newcomers: config.newcomers,
@@ -181,6 +183,11 @@ impl Hub {
     /// Keys whose facts this relay accepts (current first).
     pub fn trusted(&self) -> &[PublicKey] {
         &self.trusted
+    }
+
+    /// The earlier keys' signatures over the current one (`--previous-relay-key`), for the challenge.
+    pub fn endorsements(&self) -> &[catalk_proto::Endorsement] {
+        &self.endorsements
     }
 
     /// The earlier keys it still accepts (`--trusted-key`), as the challenge names them.

@@ -14,6 +14,7 @@ pub mod http;
 pub mod hub;
 pub mod ids;
 pub mod ip_limit;
+pub mod link_paths;
 pub use catalk_keyfile as keyfile;
 pub mod listener;
 pub mod metrics;

@@ -24,6 +24,15 @@ struct Args {
     /// Earlier relay public keys whose facts clients may still present (comma-separated).
     #[arg(long = "trusted-key", env = "CATALK_TRUSTED_KEYS", value_delimiter = ',')]
     trusted_keys: Vec<PublicKey>,
+    /// Earlier relay signing keys (base64url seeds, comma-separated) after a planned key change:
+    /// each signs the current key, so members' devices keep trusting the relay without a question.
+    #[arg(
+        long = "previous-relay-key",
+        env = "CATALK_PREVIOUS_RELAY_KEYS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    previous_relay_keys: Vec<String>,
     /// Owner public keys (comma-separated).
     #[arg(long = "owner", env = "CATALK_OWNERS", value_delimiter = ',')]
     owners: Vec<PublicKey>,
@@ -121,6 +130,12 @@ fn load_key(args: &Args) -> anyhow::Result<ed25519_dalek::SigningKey> {
 fn build_config(args: &Args) -> anyhow::Result<RelayConfig> {
     let mut config = RelayConfig::new(load_key(args)?);
     config.trusted_keys = args.trusted_keys.clone();
+    config.previous_keys = args
+        .previous_relay_keys
+        .iter()
+        .map(|text| keyfile::parse_signing_key(text))
+        .collect::<Result<_, _>>()
+        .context("CATALK_PREVIOUS_RELAY_KEYS / --previous-relay-key")?;
     config.owners = args.owners.clone();
     config.virtual_clients = args.virtual_clients.clone();
     config.ice_servers = args.ice_servers.clone();

@@ -1,5 +1,6 @@
 //! Counters exported at `/metrics` in the Prometheus text format.
 
+use crate::link_paths::{LinkGauges, LinkPath};
 use catalk_proto::{ErrorCode, FactKind};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -26,6 +27,8 @@ pub struct Metrics {
     pub stun_answered: AtomicU64,
     /// UDP datagrams on the STUN socket that were not Binding requests.
     pub stun_ignored: AtomicU64,
+    /// Members' sync links by path, as their clients report them.
+    pub links: LinkGauges,
     facts: [AtomicU64; 6],
     rejected: Mutex<BTreeMap<&'static str, u64>>,
 }
@@ -73,6 +76,10 @@ impl Metrics {
         let _ = writeln!(out, "catalk_bytes_total{{direction=\"out\"}} {}", load(&self.bytes_out));
         let _ = writeln!(out, "# TYPE catalk_sync_fallback_bytes_total counter");
         let _ = writeln!(out, "catalk_sync_fallback_bytes_total {}", load(&self.fallback_bytes));
+        let _ = writeln!(out, "# TYPE catalk_sync_links gauge");
+        for path in LinkPath::ALL {
+            let _ = writeln!(out, "catalk_sync_links{{path=\"{}\"}} {}", path.label(), self.links.get(path));
+        }
         let _ = writeln!(out, "# TYPE catalk_stun_datagrams_total counter");
         let _ = writeln!(out, "catalk_stun_datagrams_total{{result=\"answered\"}} {}", load(&self.stun_answered));
         let _ = writeln!(out, "catalk_stun_datagrams_total{{result=\"ignored\"}} {}", load(&self.stun_ignored));

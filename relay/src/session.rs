@@ -1,6 +1,7 @@
 //! One websocket connection: challenge, login, then frames in and facts out.
 
 use crate::hub::{ConnId, Hub};
+use crate::link_paths::LinkShare;
 use crate::rejection::Rejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use catalk_proto::{
@@ -44,13 +45,15 @@ struct Session {
     hub: Arc<Hub>,
     settings: SessionSettings,
     conn: ConnId,
+    /// What this connection's client reported about its sync links.
+    links: LinkShare,
 }
 
 /// Runs a connection to completion. `shutdown` flips to `true` when the relay stops.
 pub async fn run(socket: WebSocket, hub: Arc<Hub>, settings: SessionSettings, shutdown: watch::Receiver<bool>) {
     let conn = hub.next_conn_id();
     let span = info_span!("conn", id = conn, key = tracing::field::Empty);
-    let session = Session { socket, hub, settings, conn };
+    let session = Session { socket, hub, settings, conn, links: LinkShare::default() };
     session.drive(shutdown).instrument(span).await;
 }
 
@@ -81,6 +84,7 @@ impl Session {
                 tracing::Span::current().record("key", tracing::field::display(&key));
                 let end = self.serve(&key, direct_rx, feed, &mut shutdown).await;
                 self.hub.leave(&key, self.conn);
+                self.links.clear(&self.hub.metrics.links);
                 end
             }
             Err(end) => {
@@ -124,6 +128,7 @@ impl Session {
             protocol: PROTOCOL_VERSION,
             expires_in_ms: ttl,
             trusted: self.hub.older_keys(),
+            endorsed_by: self.hub.endorsements().to_vec(),
         };
         self.send_frame(&challenge).await?;
         // Real-time bound on waiting for the login; the nonce's own expiry uses the relay clock.
@@ -355,7 +360,7 @@ impl Session {
     }
 
     fn apply(
-        &self,
+        &mut self,
         key: &PublicKey,
         frame: ClientFrame,
         frame_bytes: usize,
@@ -367,6 +372,10 @@ impl Session {
                 Err(Rejection::new(ErrorCode::AlreadyLoggedIn, format!("request {} : already logged in", login.rid)))
             }
             ClientFrame::Ping { rid } => Ok(ack(rid, None)),
+            ClientFrame::Links { rid, direct, turn, relay } => {
+                self.links.report(&self.hub.metrics.links, direct, turn, relay);
+                Ok(ack(rid, None))
+            }
             ClientFrame::Post(post) => self.hub.post(key, &post).map(|id| ack(post.rid, Some(id))),
             ClientFrame::CreateChannel { rid, name } => {
                 self.hub.create_channel(key, &name).map(|id| ack(rid, Some(id)))

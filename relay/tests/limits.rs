@@ -277,3 +277,37 @@ async fn a_client_that_never_answers_the_challenge_is_closed_with_login_timeout(
     assert!(metrics.contains("catalk_logins_total{result=\"ok\"} 0"), "{metrics}");
     Ok(())
 }
+
+#[tokio::test]
+async fn reported_link_paths_are_summed_at_metrics_until_the_connection_ends() -> anyhow::Result<()> {
+    let relay = TestRelay::start(relay_config()).await?;
+    let mut ada = TestClient::login(&relay.ws_url(), user_key(1), "ada").await?;
+    let mut ben = TestClient::login(&relay.ws_url(), user_key(2), "ben").await?;
+    for (client, [direct, turn, relay]) in [(&mut ada, [2, 1, 0]), (&mut ben, [0, 0, u32::MAX])] {
+        let rid = client.rid();
+        assert!(matches!(
+            client.request(&ClientFrame::Links { rid, direct, turn, relay }).await?,
+            ServerFrame::Ack { .. }
+        ));
+    }
+    let rid = ada.rid();
+    let replaced = ada.request(&ClientFrame::Links { rid, direct: 1, turn: 1, relay: 0 }).await?;
+    assert!(matches!(replaced, ServerFrame::Ack { .. }), "a report replaces the last one");
+    let gauges = |metrics: &str| {
+        ["direct", "turn", "relay"].map(|path| metric(metrics, &format!("catalk_sync_links{{path=\"{path}\"}}")))
+    };
+    let (_, metrics) = http_get(relay.addr, "/metrics").await?;
+    assert_eq!(gauges(&metrics), [1, 1, u64::from(catalk_relay::link_paths::MAX_REPORTED)], "clamped");
+    drop(ben);
+    let mut cleared = false;
+    for _ in 0..50 {
+        let (_, metrics) = http_get(relay.addr, "/metrics").await?;
+        if gauges(&metrics) == [1, 1, 0] {
+            cleared = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(cleared, "a closed connection's links leave the sums");
+    Ok(())
+}

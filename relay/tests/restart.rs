@@ -139,14 +139,26 @@ async fn facts_signed_by_a_trusted_earlier_key_are_adopted() -> anyhow::Result<(
     let grant = ada.fact_where(is_grant).await?;
     drop(ada);
 
-    // Key rotation: the new relay key trusts the old one.
+    // Key rotation: the new relay key trusts the old one, which endorses it.
     let mut rotated = relay_config();
     rotated.signing_key = ed25519_dalek::SigningKey::from_bytes(&[0x43; 32]);
+    rotated.previous_keys = vec![old.signing_key.clone()];
+    let relay = restart(relay, rotated.clone()).await?;
+    let ada = TestClient::login_with(&relay.ws_url(), user_key(1), "ada", vec![grant.clone()]).await?;
+    assert!(ada.welcome.as_ref().is_some_and(|w| w.privileges.owner));
+    assert_eq!(ada.older_keys, vec![old.public_key()], "the challenge names the old key");
+    let [endorsement] = ada.endorsed_by.as_slice() else { panic!("one endorsement: {:?}", ada.endorsed_by) };
+    assert_eq!(endorsement.key, old.public_key());
+    assert!(endorsement.endorses(&rotated.public_key()), "signed by the old key, so devices keep trusting");
+    drop(ada);
+
+    // Only trusting the old public key accepts its facts, but endorses nothing.
+    rotated.previous_keys.clear();
     rotated.trusted_keys = vec![old.public_key()];
     let relay = restart(relay, rotated.clone()).await?;
     let ada = TestClient::login_with(&relay.ws_url(), user_key(1), "ada", vec![grant.clone()]).await?;
     assert!(ada.welcome.as_ref().is_some_and(|w| w.privileges.owner));
-    assert_eq!(ada.older_keys, vec![old.public_key()], "the challenge names the old key, so devices keep trusting");
+    assert!(ada.endorsed_by.is_empty());
     drop(ada);
 
     // Without the trust entry the same fact is refused.

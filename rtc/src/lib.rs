@@ -82,7 +82,7 @@ mod link;
 
 pub use config::{IceServer, IceServerParseError, RtcConfig};
 pub use error::{RtcError, SendError, WebrtcError};
-pub use link::{LinkEvent, PeerLink};
+pub use link::{LinkEvent, PathProbe, PeerLink};
 
 /// Label of the one data channel a catalk link carries.
 pub const CHANNEL_LABEL: &str = "catalk-sync";

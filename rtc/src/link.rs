@@ -9,8 +9,9 @@ use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tracing::{Instrument, debug, info_span, warn};
 use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelInit};
 use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder, RTCIceConnectionState,
-    RTCIceGatheringState, RTCIceServer, RTCPeerConnectionState, RTCSessionDescription, SettingEngineBuilder,
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder, RTCIceCandidate,
+    RTCIceCandidateType, RTCIceConnectionState, RTCIceGatheringState, RTCIceServer, RTCPeerConnectionState,
+    RTCSessionDescription, SettingEngineBuilder,
 };
 
 use crate::{CHANNEL_LABEL, MAX_MESSAGE_BYTES, RtcConfig, RtcError, SendError};
@@ -105,6 +106,23 @@ impl PeerConnectionEventHandler for Handler {
     }
 }
 
+/// Reads which candidates an open link's ICE agent selected (see [`PeerLink::path_probe`]).
+#[derive(Clone)]
+pub struct PathProbe {
+    pc: Arc<dyn PeerConnection>,
+}
+
+impl PathProbe {
+    /// Whether either candidate of the selected pair is a TURN relay candidate; `None` before
+    /// ICE selected a pair (or once the connection is gone).
+    pub async fn uses_turn(&self) -> Option<bool> {
+        let sctp = self.pc.sctp().await?;
+        let pair = sctp.transport().ice_transport().get_selected_candidate_pair().await.ok()??;
+        let relayed = |candidate: &RTCIceCandidate| candidate.typ == RTCIceCandidateType::Relay;
+        Some(relayed(pair.local()) || relayed(pair.remote()))
+    }
+}
+
 /// A WebRTC peer connection with one ordered data channel labelled `"catalk-sync"`, negotiated
 /// without trickle ICE: the SDP returned by [`offer`](Self::offer) and [`answer`](Self::answer)
 /// already carries every candidate.
@@ -180,6 +198,11 @@ impl PeerLink {
         let answer =
             RTCSessionDescription::answer(answer_sdp.to_owned()).map_err(|e| RtcError::invalid_sdp("answer", e))?;
         self.pc.set_remote_description(answer).await.map_err(|e| RtcError::invalid_sdp("answer", e))
+    }
+
+    /// A handle that tells, once the link is open, whether it goes through a TURN server.
+    pub fn path_probe(&self) -> PathProbe {
+        PathProbe { pc: Arc::clone(&self.pc) }
     }
 
     /// Queues a text message (at most [`MAX_MESSAGE_BYTES`]) and returns at once. Messages queued

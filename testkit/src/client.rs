@@ -30,6 +30,8 @@ pub struct TestClient {
     pub nonce: Nonce,
     /// The older relay keys the challenge says the relay still accepts.
     pub older_keys: Vec<PublicKey>,
+    /// The earlier keys' endorsements of the relay's key, from the challenge.
+    pub endorsed_by: Vec<catalk_proto::Endorsement>,
     /// The welcome frame, once logged in.
     pub welcome: Option<WelcomeFrame>,
     next_rid: u64,
@@ -46,15 +48,17 @@ impl TestClient {
             relay: PublicKey::from_bytes([0; 32]),
             nonce: Nonce::from_bytes([0; 32]),
             older_keys: Vec::new(),
+            endorsed_by: Vec::new(),
             welcome: None,
             next_rid: 1,
             backlog: VecDeque::new(),
         };
         match client.recv_raw().await? {
-            ServerFrame::Challenge { nonce, relay, trusted, .. } => {
+            ServerFrame::Challenge { nonce, relay, trusted, endorsed_by, .. } => {
                 client.nonce = nonce;
                 client.relay = relay;
                 client.older_keys = trusted;
+                client.endorsed_by = endorsed_by;
             }
             other => bail!("expected a challenge, got {other:?}"),
         }

@@ -41,12 +41,17 @@ impl Links {
         mut rx: mpsc::Receiver<LinkEvent>,
         events: &mpsc::UnboundedSender<Internal>,
     ) {
+        let probe = peer_link.path_probe();
         self.by_id.insert(link, peer_link);
         let events = events.clone();
         tokio::spawn(async move {
             while let Some(event) = rx.recv().await {
+                let opened = event == LinkEvent::Open;
                 if events.send(Internal::Link { link, event }).is_err() {
                     return;
+                }
+                if opened && let Some(turn) = probe.uses_turn().await {
+                    let _ = events.send(Internal::LinkPath { link, turn });
                 }
             }
         });

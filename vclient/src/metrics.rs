@@ -35,7 +35,8 @@ impl Metrics {
         self.served_bytes_virtual.store(to_virtual, Ordering::Relaxed);
         self.live_facts.store(stats.live_stored, Ordering::Relaxed);
         self.backfilled_facts.store(stats.backfilled_stored, Ordering::Relaxed);
-        self.peers_connected.store((stats.links_direct + stats.links_relayed) as u64, Ordering::Relaxed);
+        self.peers_connected
+            .store(u64::from(stats.links_direct + stats.links_turn + stats.links_relayed), Ordering::Relaxed);
     }
 
     /// The Prometheus text exposition.

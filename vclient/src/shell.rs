@@ -49,6 +49,13 @@ pub enum Internal {
         /// The link and its SDP, with its events.
         result: Result<(PeerLink, String, mpsc::Receiver<LinkEvent>), RtcError>,
     },
+    /// Which path an open link takes (after its `Open`).
+    LinkPath {
+        /// The driver's link.
+        link: LinkId,
+        /// Whether it goes through a TURN server.
+        turn: bool,
+    },
     /// Something from a data channel.
     Link {
         /// The driver's link.
@@ -155,6 +162,7 @@ impl Shell {
                 }
                 Err(err) => self.input(Input::LinkFailed { link, reason: err.to_string() }),
             },
+            Internal::LinkPath { link, turn } => self.input(Input::LinkPath { link, turn }),
             Internal::Link { link, event } => self.input(match event {
                 LinkEvent::Open => Input::LinkOpen { link },
                 LinkEvent::Text(text) => Input::LinkText { link, text },

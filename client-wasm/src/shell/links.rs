@@ -72,6 +72,17 @@ impl Shell {
         }
     }
 
+    /// Reads which path the open link takes and tells the driver (`LinkPath`).
+    fn report_path(self: &Rc<Self>, epoch: u64, link: LinkId) {
+        let Some(path) = self.links.borrow().get(&link).map(PeerLink::uses_turn) else { return };
+        let shell = Rc::clone(self);
+        spawn_local(async move {
+            if let Some(turn) = path.await {
+                shell.answer(epoch, Input::LinkPath { link, turn });
+            }
+        });
+    }
+
     /// Sends on a link's data channel.
     pub(super) fn to_peer(&self, link: LinkId, text: String) {
         if let Some(peer_link) = self.links.borrow().get(&link) {
@@ -89,8 +100,14 @@ fn events(shell: &Rc<Shell>, epoch: u64, link: LinkId) -> LinkEvents {
         }
     };
     let (open, text, close) = (report.clone(), report.clone(), report);
+    let weak = Rc::downgrade(shell);
     LinkEvents {
-        on_open: Box::new(move || open(Input::LinkOpen { link })),
+        on_open: Box::new(move || {
+            open(Input::LinkOpen { link });
+            if let Some(shell) = weak.upgrade() {
+                shell.report_path(epoch, link);
+            }
+        }),
         on_text: Box::new(move |message| text(Input::LinkText { link, text: message })),
         on_close: Box::new(move || close(Input::LinkClosed { link })),
     }

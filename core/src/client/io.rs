@@ -100,6 +100,14 @@ pub enum Input {
         /// The link.
         link: LinkId,
     },
+    /// Which ICE candidates the open link uses (the shell reads its selected candidate
+    /// pair after [`Input::LinkOpen`], and again if it changes).
+    LinkPath {
+        /// The link.
+        link: LinkId,
+        /// Whether either side's selected candidate is a TURN relay candidate.
+        turn: bool,
+    },
     /// A text message on the link's data channel.
     LinkText {
         /// The link.

@@ -49,10 +49,34 @@ pub enum Stage {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Carrier {
-    /// A WebRTC data channel.
+    /// A WebRTC data channel between the two devices (host, STUN-found or peer-reflexive addresses).
     Direct,
+    /// A WebRTC data channel through a TURN server (either side's selected candidate is a relay one).
+    Turn,
     /// `peer` frames through the relay.
     Relay,
+}
+
+/// How many links carry peer messages now, by [`Carrier`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LinkCounts {
+    /// Over a direct data channel.
+    pub direct: u32,
+    /// Over a data channel through TURN.
+    pub turn: u32,
+    /// Through the relay.
+    pub relay: u32,
+}
+
+impl LinkCounts {
+    fn add(mut self, carrier: Carrier) -> Self {
+        match carrier {
+            Carrier::Direct => self.direct += 1,
+            Carrier::Turn => self.turn += 1,
+            Carrier::Relay => self.relay += 1,
+        }
+        self
+    }
 }
 
 /// One peer's link.
@@ -64,9 +88,17 @@ pub struct Link {
     pub stage: Stage,
     /// What the peer is (from its presence when we offered, from its signal when it did).
     pub kind: PeerKind,
+    /// Whether the open data channel goes through a TURN server (the shell's
+    /// [`crate::client::Input::LinkPath`]).
+    pub turn: bool,
 }
 
 impl Link {
+    /// A link at `stage`, not (yet) known to go through TURN.
+    pub fn new(id: Option<LinkId>, stage: Stage, kind: PeerKind) -> Self {
+        Self { id, stage, kind, turn: false }
+    }
+
     /// Whether we made the offer and it has not opened yet: the side a glare is about.
     pub fn offering(&self) -> bool {
         matches!(self.stage, Stage::MakingOffer | Stage::Offered | Stage::Answered { .. })
@@ -75,6 +107,7 @@ impl Link {
     /// Whether the sync engine was told it is connected.
     pub fn carries(&self) -> Option<Carrier> {
         match self.stage {
+            Stage::Direct if self.turn => Some(Carrier::Turn),
             Stage::Direct => Some(Carrier::Direct),
             Stage::Relayed { .. } => Some(Carrier::Relay),
             _ => None,
@@ -163,10 +196,9 @@ impl Links {
         self.by_peer.iter().filter(|(_, link)| expired(link)).map(|(peer, _)| *peer).collect()
     }
 
-    /// How many links carry peer messages, by carrier: (direct, relayed).
-    pub fn carrying(&self) -> (usize, usize) {
-        let carried = self.by_peer.values().filter_map(Link::carries);
-        carried.fold((0, 0), |(d, r), c| if c == Carrier::Direct { (d + 1, r) } else { (d, r + 1) })
+    /// How many links carry peer messages, by carrier.
+    pub fn carrying(&self) -> LinkCounts {
+        self.by_peer.values().filter_map(Link::carries).fold(LinkCounts::default(), LinkCounts::add)
     }
 }
 
@@ -195,9 +227,9 @@ mod tests {
         let mut links = Links::default();
         let peer = key(3);
         let old = links.new_id();
-        links.insert(peer, Link { id: Some(old), stage: Stage::Offered, kind: PeerKind::Browser });
+        links.insert(peer, Link::new(Some(old), Stage::Offered, PeerKind::Browser));
         let new = links.new_id();
-        links.insert(peer, Link { id: Some(new), stage: Stage::MakingAnswer { conn: 1 }, kind: PeerKind::Browser });
+        links.insert(peer, Link::new(Some(new), Stage::MakingAnswer { conn: 1 }, PeerKind::Browser));
         assert_eq!(links.peer_of(old), None);
         assert_eq!(links.peer_of(new), Some(peer));
     }
@@ -207,11 +239,8 @@ mod tests {
         let mut links = Links::default();
         let (a, b) = (key(4), key(5));
         let (ia, ib) = (links.new_id(), links.new_id());
-        links.insert(
-            a,
-            Link { id: Some(ia), stage: Stage::Answered { conn: 7, fallback_at: 100 }, kind: PeerKind::Browser },
-        );
-        links.insert(b, Link { id: Some(ib), stage: Stage::Offered, kind: PeerKind::Browser });
+        links.insert(a, Link::new(Some(ia), Stage::Answered { conn: 7, fallback_at: 100 }, PeerKind::Browser));
+        links.insert(b, Link::new(Some(ib), Stage::Offered, PeerKind::Browser));
         assert_eq!(links.next_deadline(), Some(100));
         assert!(links.stuck(99).is_empty());
         assert_eq!(links.stuck(100), vec![(a, 7)]);

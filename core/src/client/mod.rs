@@ -39,13 +39,14 @@
 
 mod io;
 mod journal;
+mod link_report;
 mod links;
 mod signaling;
 mod storage;
 
 pub use io::{Input, LinkId, Output, StoreAnswer, StoreQuery};
 pub use journal::Journal;
-pub use links::{Carrier, Stage, our_offer_wins};
+pub use links::{Carrier, LinkCounts, Stage, our_offer_wins};
 pub use storage::{HOLDINGS_PAGE, run_query};
 
 use crate::session::{ActionError, ClientSession, Event, Output as SessionOutput};
@@ -101,10 +102,23 @@ pub struct ClientStats {
     pub live_stored: u64,
     /// Backfilled facts stored.
     pub backfilled_stored: u64,
-    /// Links open over a data channel.
-    pub links_direct: usize,
+    /// Links open over a direct data channel.
+    pub links_direct: u32,
+    /// Links open over a data channel through TURN.
+    pub links_turn: u32,
     /// Links carried by the relay.
-    pub links_relayed: usize,
+    pub links_relayed: u32,
+}
+
+/// One link that carries peer messages now, for the UI and diagnosis.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LinkView {
+    /// The other side's key.
+    pub peer: PublicKey,
+    /// What the other side is.
+    pub kind: PeerKind,
+    /// How the link carries messages.
+    pub path: Carrier,
 }
 
 /// What a pending [`Output::Load`] is for.
@@ -161,6 +175,7 @@ pub struct Client {
     /// Requests the driver made itself (signals, relayed peer messages): their answers stay inside.
     own_rids: BTreeSet<u64>,
     journal: Journal,
+    link_report: link_report::LinkReport,
     live_stored: u64,
     backfilled_stored: u64,
     now: u64,
@@ -192,6 +207,7 @@ impl Client {
             welcomed: false,
             heads_checked: false,
             journal: Journal::default(),
+            link_report: link_report::LinkReport::default(),
             live_stored: 0,
             backfilled_stored: 0,
             now: 0,
@@ -229,14 +245,23 @@ impl Client {
 
     /// Counters.
     pub fn stats(&self) -> ClientStats {
-        let (links_direct, links_relayed) = self.links.carrying();
+        let links = self.links.carrying();
         ClientStats {
             sync: self.engine.stats(),
             live_stored: self.live_stored,
             backfilled_stored: self.backfilled_stored,
-            links_direct,
-            links_relayed,
+            links_direct: links.direct,
+            links_turn: links.turn,
+            links_relayed: links.relay,
         }
+    }
+
+    /// The links that carry peer messages now, by peer key.
+    pub fn links(&self) -> Vec<LinkView> {
+        let view = |(peer, link): (&PublicKey, &links::Link)| {
+            link.carries().map(|path| LinkView { peer: *peer, kind: link.kind, path })
+        };
+        self.links.iter().filter_map(view).collect()
     }
 
     /// Recent sync events, for diagnosis.
@@ -287,6 +312,7 @@ impl Client {
         self.connect_wanted = false;
         self.session.stop();
         self.heads_unchecked();
+        self.link_report.reset();
         for (peer, link) in self.links.drain() {
             self.end_link(peer, link, true);
         }
@@ -340,12 +366,14 @@ impl Client {
             Input::SocketText(text) => self.session.handle_text(now, &text),
             Input::SocketClosed { random } => {
                 self.session.handle_closed(now, random);
+                self.link_report.reset();
                 self.end_relayed_links();
                 self.heads_unchecked();
             }
             Input::LinkSdp { link, sdp } => self.link_sdp(link, sdp),
             Input::LinkFailed { link, reason } => self.link_failed(link, &reason),
             Input::LinkOpen { link } => self.link_open(link),
+            Input::LinkPath { link, turn } => self.link_path(link, turn),
             Input::LinkText { link, text } => self.link_text(link, text),
             Input::LinkClosed { link } => self.link_closed(link),
             Input::Loaded { ticket, result } => self.loaded(ticket, result),
@@ -365,7 +393,8 @@ impl Client {
 
     /// When [`Client::handle_timeout`] should next be called (ms, the shell's clock).
     pub fn poll_timeout(&self) -> Option<u64> {
-        [self.session.poll_timeout(), self.engine.poll_timeout(), self.links.next_deadline()]
+        let report = self.link_report.deadline(self.links.carrying()).filter(|_| self.connected());
+        [self.session.poll_timeout(), self.engine.poll_timeout(), self.links.next_deadline(), report]
             .into_iter()
             .flatten()
             .min()
@@ -388,7 +417,7 @@ impl Client {
                 self.on_session(output);
             } else if let Some(output) = self.engine.poll_output() {
                 self.on_engine(output);
-            } else {
+            } else if !self.report_links() {
                 break;
             }
         }
@@ -397,6 +426,23 @@ impl Client {
             self.next_ticket = ticket;
             self.outputs.push_back(Output::Put { ticket, facts });
         }
+    }
+
+    fn connected(&self) -> bool {
+        self.session.status() == crate::session::ConnectionStatus::Connected
+    }
+
+    /// Tells the relay how the links carry history, when that changed (see [`link_report`]);
+    /// true when a report went into the session's outputs.
+    fn report_links(&mut self) -> bool {
+        let counts = self.links.carrying();
+        if !self.connected() || !self.link_report.due(self.now, counts) {
+            return false;
+        }
+        let Ok(rid) = self.session.report_links(counts.direct, counts.turn, counts.relay) else { return false };
+        self.own_rids.insert(rid);
+        self.link_report.sent(self.now, counts);
+        true
     }
 
     fn ticket(&mut self) -> u64 {

@@ -66,7 +66,7 @@ impl Client {
         }
         let id = self.links.new_id();
         let kind = self.online.get(&key).copied().unwrap_or(PeerKind::Browser);
-        self.links.insert(key, Link { id: Some(id), stage: Stage::MakingOffer, kind });
+        self.links.insert(key, Link::new(Some(id), Stage::MakingOffer, kind));
         self.journal.note(self.now, format!("offering {}", short(peer)));
         self.outputs.push_back(Output::MakeOffer { link: id, ice_servers: self.link_ice_servers() });
     }
@@ -127,8 +127,7 @@ impl Client {
                 if let Some(old) = self.links.remove(&from) {
                     self.end_link(from, old, true);
                 }
-                self.links
-                    .insert(from, Link { id: None, stage: Stage::Relayed { conn: from_conn }, kind: signal.kind });
+                self.links.insert(from, Link::new(None, Stage::Relayed { conn: from_conn }, signal.kind));
                 self.journal.note(self.now, format!("relayed {}", short(&peer)));
                 self.engine_input(SyncInput::Connected { peer, kind: signal.kind });
             }
@@ -163,8 +162,7 @@ impl Client {
             }
         }
         let id = self.links.new_id();
-        self.links
-            .insert(from, Link { id: Some(id), stage: Stage::MakingAnswer { conn: from_conn }, kind: signal.kind });
+        self.links.insert(from, Link::new(Some(id), Stage::MakingAnswer { conn: from_conn }, signal.kind));
         self.outputs.push_back(Output::MakeAnswer { link: id, sdp: signal.sdp, ice_servers: self.link_ice_servers() });
     }
 
@@ -216,6 +214,17 @@ impl Client {
         let kind = link.kind;
         self.journal.note(self.now, format!("opened {} {kind:?}", short(&peer.to_string())));
         self.engine_input(SyncInput::Connected { peer: peer.to_string(), kind });
+    }
+
+    /// The shell found which ICE candidates the open link's data channel uses.
+    pub(super) fn link_path(&mut self, id: LinkId, turn: bool) {
+        let Some(peer) = self.links.peer_of(id) else { return };
+        let Some(link) = self.links.get_mut(&peer) else { return };
+        if link.stage == Stage::Direct && link.turn != turn {
+            link.turn = turn;
+            let path = if turn { "through TURN" } else { "direct" };
+            self.journal.note(self.now, format!("link to {} is {path}", short(&peer.to_string())));
+        }
     }
 
     /// A message on the link's data channel.

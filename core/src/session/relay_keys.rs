@@ -1,20 +1,20 @@
 //! Which relay keys this device trusts, and what to do when a relay shows a key it does not know.
 //!
 //! The device's own history says which keys signed it: every stored channel, grant and message
-//! fact names its relay. A relay whose challenge shows one of those keys, or names one of them as
-//! an older key it still accepts (a planned rotation with `--trusted-key`), is the same relay.
-//! Any other key is an unexpected change: the session stops and asks the person, instead of
-//! logging in (and being refused) again and again.
+//! fact names its relay. A relay whose challenge shows one of those keys, or carries one of them's
+//! signature over its new key (a planned rotation, [`Endorsement`]), is the same relay. Any other
+//! key is an unexpected change: the session stops and asks the person, instead of logging in (and
+//! being refused) again and again. Merely naming a known key proves nothing: an impostor can.
 
-use catalk_proto::{Fact, PublicKey};
+use catalk_proto::{Endorsement, Fact, PublicKey};
 use serde::Serialize;
 
 /// What a challenge's relay key means for this device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
-    /// The key is known, or the relay names a known key as its older one (or nothing is known yet).
+    /// The key is known, or a known key endorsed it (or nothing is known yet).
     Trusted,
-    /// A key this device has never trusted, from a relay that names none of the known ones.
+    /// A key this device has never trusted, endorsed by none of the known ones.
     Changed,
 }
 
@@ -53,9 +53,10 @@ impl RelayKeys {
         &self.known
     }
 
-    /// Judges a challenge from a relay signing as `relay` that still accepts `older` keys.
-    pub fn judge(&self, relay: &PublicKey, older: &[PublicKey]) -> Verdict {
-        if self.known.is_empty() || self.known.contains(relay) || older.iter().any(|k| self.known.contains(k)) {
+    /// Judges a challenge from a relay signing as `relay`, endorsed by the older keys of `endorsed_by`.
+    pub fn judge(&self, relay: &PublicKey, endorsed_by: &[Endorsement]) -> Verdict {
+        let endorsed = || endorsed_by.iter().any(|e| self.known.contains(&e.key) && e.endorses(relay));
+        if self.known.is_empty() || self.known.contains(relay) || endorsed() {
             Verdict::Trusted
         } else {
             Verdict::Changed
@@ -67,8 +68,12 @@ impl RelayKeys {
 mod tests {
     use super::*;
 
+    fn signing(seed: u8) -> ed25519_dalek::SigningKey {
+        ed25519_dalek::SigningKey::from_bytes(&[seed; 32])
+    }
+
     fn key(seed: u8) -> PublicKey {
-        PublicKey::of(&ed25519_dalek::SigningKey::from_bytes(&[seed; 32]))
+        PublicKey::of(&signing(seed))
     }
 
     #[test]
@@ -77,13 +82,14 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_key_is_a_change_unless_the_relay_names_a_known_key_as_older() {
+    fn an_unknown_key_is_a_change_unless_a_known_key_endorsed_it() {
         let mut keys = RelayKeys::default();
         keys.remember(key(1));
         assert_eq!(keys.judge(&key(1), &[]), Verdict::Trusted);
         assert_eq!(keys.judge(&key(2), &[]), Verdict::Changed);
-        assert_eq!(keys.judge(&key(2), &[key(3)]), Verdict::Changed);
-        assert_eq!(keys.judge(&key(2), &[key(1)]), Verdict::Trusted, "a planned rotation");
+        assert_eq!(keys.judge(&key(2), &[Endorsement::sign(&signing(3), &key(2))]), Verdict::Changed, "unknown");
+        assert_eq!(keys.judge(&key(2), &[Endorsement::sign(&signing(1), &key(4))]), Verdict::Changed, "another key");
+        assert_eq!(keys.judge(&key(2), &[Endorsement::sign(&signing(1), &key(2))]), Verdict::Trusted, "a rotation");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 use super::*;
 use crate::conformance::message;
-use catalk_proto::{Limits, Nonce, WelcomeFrame, verify_login};
+use catalk_proto::{Endorsement, Limits, Nonce, WelcomeFrame, verify_login};
 
 fn relay_key() -> ed25519_dalek::SigningKey {
     // The key that signs `conformance::message` facts.
@@ -36,6 +36,7 @@ fn challenge(session: &mut ClientSession) -> (Nonce, Vec<Output>) {
         protocol: 1,
         expires_in_ms: 30_000,
         trusted: Vec::new(),
+        endorsed_by: Vec::new(),
     };
     session.handle_text(0, &serde_json::to_string(&frame).unwrap());
     (nonce, drain(session))
@@ -258,6 +259,7 @@ fn a_reconnect_presents_grants_channels_and_heads_that_arrived_since_the_page_lo
         protocol: 1,
         expires_in_ms: 30_000,
         trusted: Vec::new(),
+        endorsed_by: Vec::new(),
     };
     session.handle_text(retry, &serde_json::to_string(&frame).unwrap());
     let frames = sent(&drain(&mut session));

@@ -46,6 +46,8 @@ pub struct MiniRelay {
     pub fallback_bytes_per_second: u32,
     /// Peer frames carried so far.
     pub carried_peer_frames: usize,
+    /// The last `links` report of each key's connection: (direct, turn, relay).
+    pub link_reports: BTreeMap<PublicKey, (u32, u32, u32)>,
 }
 
 impl MiniRelay {
@@ -71,6 +73,7 @@ impl MiniRelay {
             virtual_clients: BTreeSet::new(),
             fallback_bytes_per_second,
             carried_peer_frames: 0,
+            link_reports: BTreeMap::new(),
         }
     }
 
@@ -127,6 +130,7 @@ impl MiniRelay {
             protocol: 1,
             expires_in_ms: 30_000,
             trusted: Vec::new(),
+            endorsed_by: Vec::new(),
         };
         let mut out = Vec::new();
         Self::send(&mut out, client, conn, &challenge);
@@ -253,6 +257,12 @@ impl MiniRelay {
                 {
                     self.carried_peer_frames += 1;
                     Self::send(&mut out, c.client, to_conn, &ServerFrame::Peer { from, from_conn: conn, msg });
+                }
+                Self::send(&mut out, client, conn, &ack(rid, None));
+            }
+            ClientFrame::Links { rid, direct, turn, relay } => {
+                if let Some(key) = self.conns.get(&conn).and_then(|c| c.key) {
+                    self.link_reports.insert(key, (direct, turn, relay));
                 }
                 Self::send(&mut out, client, conn, &ack(rid, None));
             }

@@ -77,6 +77,23 @@ fn a_link_that_never_opens_falls_back_to_the_relay() {
     assert_eq!(world.members[joiner].client.stats().links_relayed, 1);
     assert!(world.relay.carried_peer_frames > 0);
     assert_eq!(world.wires(), 0, "the unopened data channel was closed");
+    assert_eq!(world.relay.link_reports.get(&world.key_of(joiner)), Some(&(0, 0, 1)), "told the relay");
+}
+
+#[test]
+fn links_through_turn_are_told_apart_and_reported_to_the_relay() {
+    let mut world = history_of(20, Paths::Turn, false);
+    let joiner = world.add(PeerKind::Browser);
+    world.connect(joiner);
+    world.advance(3_000);
+    assert_eq!(world.held(joiner).len(), 20);
+    let stats = world.members[joiner].client.stats();
+    assert_eq!((stats.links_direct, stats.links_turn, stats.links_relayed), (0, 1, 0));
+    let links = world.members[joiner].client.links();
+    assert_eq!(links.len(), 1);
+    assert_eq!((links[0].peer, links[0].path), (world.key_of(0), crate::client::Carrier::Turn));
+    assert_eq!(world.relay.link_reports.get(&world.key_of(joiner)), Some(&(0, 1, 0)), "told the relay");
+    assert_eq!(world.relay.link_reports.get(&world.key_of(0)), Some(&(0, 1, 0)), "the author's side too");
 }
 
 #[test]

@@ -14,6 +14,8 @@ use std::collections::{BTreeMap, VecDeque};
 pub enum Paths {
     /// Every answered offer opens.
     Open,
+    /// Every answered offer opens, through a TURN server.
+    Turn,
     /// No data channel ever opens (UDP blocked, symmetric NATs).
     Blocked,
 }
@@ -282,9 +284,12 @@ impl World {
                 let (other, other_link) = parse_sdp(&sdp, "answer");
                 if self.wires.get(&(m, link)) != Some(&(other, other_link)) {
                     self.steps.push_back(Step::Input(m, Input::LinkFailed { link, reason: "not our offer".into() }));
-                } else if self.paths == Paths::Open {
-                    self.steps.push_back(Step::Input(m, Input::LinkOpen { link }));
-                    self.steps.push_back(Step::Input(other, Input::LinkOpen { link: other_link }));
+                } else if self.paths != Paths::Blocked {
+                    for (who, link) in [(m, link), (other, other_link)] {
+                        self.steps.push_back(Step::Input(who, Input::LinkOpen { link }));
+                        let turn = self.paths == Paths::Turn;
+                        self.steps.push_back(Step::Input(who, Input::LinkPath { link, turn }));
+                    }
                 }
             }
             Output::CloseLink { link } => {
