@@ -5,7 +5,9 @@
 //!   fact as sent by the relay. Index `by_channel` on `[channel, id]` serves
 //!   "the page of messages before id X in channel C" with one cursor walk;
 //!   index `by_kind` lists channel and grant facts.
-//! - `names` (key path `key`): the last display name seen per public key.
+//! - `names` (key path `key`): `{ key, name, fact? }`, each person's card: the name and the
+//!   newest presence fact seen of the key (`fact`, its JSON; records written before cards
+//!   existed have only the name).
 //! - `meta` (out-of-line keys): the identity record and its wrapping key.
 
 use catalk_core::{HeldMessage, HistoryStore, StoreError};
@@ -162,16 +164,25 @@ impl IdbStore {
         store.get(JsValue::from_str(key)).map_err(backend)?.await.map_err(backend)
     }
 
-    /// Records display names by key.
-    pub async fn put_names(&self, names: &[(String, String)]) -> Result<(), StoreError> {
-        let mut values = Vec::with_capacity(names.len());
-        for (key, name) in names {
+    /// Keeps presence facts as cards (`{ key, name, fact }`), unless a newer one of the key is held.
+    async fn put_cards(&self, cards: &[&Fact]) -> Result<(), StoreError> {
+        let tx = self.db.transaction(&[NAMES], TransactionMode::ReadWrite).map_err(backend)?;
+        let store = tx.object_store(NAMES).map_err(backend)?;
+        for fact in cards {
+            let FactBody::Presence { key, name, .. } = &fact.body else { continue };
+            let key = key.to_string();
+            let held = store.get(JsValue::from_str(&key)).map_err(backend)?.await.map_err(backend)?;
+            if held.as_ref().and_then(card_of).is_some_and(|held| held.id >= fact.id) {
+                continue;
+            }
+            let json = serde_json::to_string(fact).map_err(|e| StoreError::Backend(e.to_string()))?;
             let object = Object::new();
-            set(&object, "key", &JsValue::from_str(key))?;
-            set(&object, "name", &JsValue::from_str(name))?;
-            values.push((object.into(), None));
+            set(&object, "key", &JsValue::from_str(&key))?;
+            set(&object, "name", &JsValue::from_str(name.as_str()))?;
+            set(&object, "fact", &JsValue::from_str(&json))?;
+            store.put(&object.into(), None).map_err(idb_error)?;
         }
-        self.write(NAMES, &values).await
+        commit(tx).await
     }
 
     /// Every recorded display name.
@@ -273,8 +284,18 @@ async fn commit(tx: idb::Transaction) -> Result<(), StoreError> {
     }
 }
 
+/// The presence fact of a `names` record, when it has one.
+fn card_of(record: &JsValue) -> Option<Fact> {
+    let json = Reflect::get(record, &JsValue::from_str("fact")).ok()?.as_string()?;
+    serde_json::from_str(&json).ok()
+}
+
 impl HistoryStore for IdbStore {
     async fn put_facts(&self, facts: &[Fact]) -> Result<usize, StoreError> {
+        let cards: Vec<&Fact> = facts.iter().filter(|f| matches!(f.body, FactBody::Presence { .. })).collect();
+        if !cards.is_empty() {
+            self.put_cards(&cards).await?;
+        }
         let tx = self.db.transaction(&[FACTS], TransactionMode::ReadWrite).map_err(backend)?;
         let store = tx.object_store(FACTS).map_err(backend)?;
         // One fact per id (a batch may repeat one), presence never.
@@ -369,6 +390,13 @@ impl HistoryStore for IdbStore {
 
     async fn grants(&self) -> Result<Vec<Fact>, StoreError> {
         self.facts_of_kind("grant").await
+    }
+
+    async fn presence(&self) -> Result<Vec<Fact>, StoreError> {
+        let tx = self.db.transaction(&[NAMES], TransactionMode::ReadOnly).map_err(backend)?;
+        let store = tx.object_store(NAMES).map_err(backend)?;
+        let values = store.get_all(None, None).map_err(backend)?.await.map_err(backend)?;
+        Ok(values.iter().filter_map(card_of).collect())
     }
 
     async fn count_messages(&self, channel: &ChannelName) -> Result<usize, StoreError> {

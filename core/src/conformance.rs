@@ -152,21 +152,32 @@ async fn channel_and_grant_facts_are_listed<S: HistoryStore>(store: &S) -> Check
     ensure(grants.contains(&grant) && !grants.contains(&created), || format!("grants: {:?}", ids(&grants)))
 }
 
+/// A signed presence fact showing `key` as `name`, with id time `ms`.
+pub fn presence_of(key: PublicKey, name: &str, ms: u64) -> Fact {
+    let name = catalk_proto::DisplayName::new(name).unwrap_or_else(|_| panic!("a valid test name: {name:?}"));
+    let body = FactBody::Presence { key, name, online: true, privileges: Privileges::NONE };
+    Fact::sign(&relay(), FactId::from_parts(ms, 1), body)
+}
+
 async fn presence_is_not_history<S: HistoryStore>(store: &S) -> CheckResult {
-    let relay = relay();
-    let presence = Fact::sign(
-        &relay,
-        FactId::from_parts(7_000, 1),
-        FactBody::Presence {
-            key: PublicKey::of(&relay),
-            name: catalk_proto::DisplayName::new("p").map_err(|e| e.to_string())?,
-            online: true,
-            privileges: Privileges::NONE,
-        },
-    );
+    let presence = presence_of(PublicKey::of(&relay()), "p", 7_000);
     let new = store.put_facts(std::slice::from_ref(&presence)).await.map_err(|e| e.to_string())?;
     let back = store.fact(presence.id).await.map_err(|e| e.to_string())?;
-    ensure(new == 0 && back.is_none(), || format!("presence stored: new {new}, found {}", back.is_some()))
+    ensure(new == 0 && back.is_none(), || format!("presence stored as history: new {new}, found {}", back.is_some()))
+}
+
+async fn presence_cards_keep_the_newest_per_key<S: HistoryStore>(store: &S) -> CheckResult {
+    let key = PublicKey::from_bytes([0x3c; 32]);
+    let facts = [presence_of(key, "middle", 7_500), presence_of(key, "newest", 8_000), presence_of(key, "old", 6_000)];
+    for fact in &facts {
+        store.put_facts(std::slice::from_ref(fact)).await.map_err(|e| e.to_string())?;
+    }
+    let cards = store.presence().await.map_err(|e| e.to_string())?;
+    let of_key: Vec<&Fact> =
+        cards.iter().filter(|f| matches!(&f.body, FactBody::Presence { key: k, .. } if *k == key)).collect();
+    ensure(of_key == [&facts[1]], || {
+        format!("cards of the key: {:?}", ids(&of_key.into_iter().cloned().collect::<Vec<_>>()))
+    })
 }
 
 async fn holdings_list_newest_first_with_prev_and_epoch<S: HistoryStore>(store: &S) -> CheckResult {
@@ -261,6 +272,7 @@ pub async fn run<S: HistoryStore>(store: &S) -> Report {
     record("channels_do_not_mix", channels_do_not_mix(store).await);
     record("channel_and_grant_facts_are_listed", channel_and_grant_facts_are_listed(store).await);
     record("presence_is_not_history", presence_is_not_history(store).await);
+    record("presence_cards_keep_the_newest_per_key", presence_cards_keep_the_newest_per_key(store).await);
     record(
         "holdings_list_newest_first_with_prev_and_epoch",
         holdings_list_newest_first_with_prev_and_epoch(store).await,

@@ -58,4 +58,4 @@ pub use memory_store::MemoryStore;
 pub use present::facts_to_present;
 pub use session::{ActionCode, ActionError, ClientSession, ConnectionStatus, Event, Output};
 pub use store::{HeldMessage, HistoryStore, StoreError};
-pub use view::{MessageView, OnlineView};
+pub use view::{MessageView, NameView, OnlineView};

@@ -9,6 +9,8 @@ use std::sync::Mutex;
 struct Inner {
     facts: HashMap<FactId, Fact>,
     by_channel: HashMap<ChannelName, BTreeMap<FactId, ()>>,
+    /// The newest presence fact per key.
+    cards: HashMap<catalk_proto::PublicKey, Fact>,
 }
 
 /// Facts in memory, indexed by channel.
@@ -60,7 +62,13 @@ impl HistoryStore for MemoryStore {
         Ok(self.with(|inner| {
             let mut new = 0;
             for fact in facts {
-                if matches!(fact.body, FactBody::Presence { .. }) || inner.facts.contains_key(&fact.id) {
+                if let FactBody::Presence { key, .. } = &fact.body {
+                    if inner.cards.get(key).is_none_or(|held| held.id < fact.id) {
+                        inner.cards.insert(*key, fact.clone());
+                    }
+                    continue;
+                }
+                if inner.facts.contains_key(&fact.id) {
                     continue;
                 }
                 if let FactBody::Message { channel, .. } = &fact.body {
@@ -103,6 +111,10 @@ impl HistoryStore for MemoryStore {
 
     async fn grants(&self) -> Result<Vec<Fact>, StoreError> {
         Ok(self.of_kind(|b| matches!(b, FactBody::Grant { .. })))
+    }
+
+    async fn presence(&self) -> Result<Vec<Fact>, StoreError> {
+        Ok(self.with(|inner| inner.cards.values().cloned().collect()))
     }
 
     async fn count_messages(&self, channel: &ChannelName) -> Result<usize, StoreError> {

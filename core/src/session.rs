@@ -2,7 +2,7 @@
 
 use crate::backoff::Backoff;
 use crate::present::{PRESENT_BUDGET_BYTES, PRESENT_BUDGET_FACTS, Presentable, batches};
-use crate::view::{MessageView, OnlineView};
+use crate::view::{MessageView, NameView, OnlineView};
 use catalk_proto::{
     ChannelName, ClientFrame, DisplayName, DraftId, ErrorCode, Fact, FactBody, FactId, LoginFrame, PostFrame,
     Privileges, PublicKey, ServerFrame, sign_login, sign_post, validate_body,
@@ -146,6 +146,12 @@ pub enum Event {
         /// The message.
         message: MessageView,
     },
+    /// Display names learnt from presence facts other members' devices served with the
+    /// history (people who may be away): `nameOf` knows them from now on.
+    Names {
+        /// The people, by key.
+        people: Vec<NameView>,
+    },
     /// The relay shows a signing key this device never trusted: the session stopped and
     /// waits for the person to accept the new key (or not).
     RelayKeyChanged {
@@ -211,6 +217,9 @@ pub enum Output {
     /// The newest message of each channel as the relay knows it (verified), from the
     /// welcome: store those the store lacks, so what was said while away is found missing.
     Heads(Vec<Fact>),
+    /// Verified presence facts (from the welcome and live): each is the newest known card of
+    /// its key, which peers serve with the history so names show for authors who are away.
+    Presence(Vec<Fact>),
     /// Tell the UI.
     Event(Event),
     /// A signaling payload from another key (WebRTC offer/answer), `from` set by the relay.
@@ -582,10 +591,15 @@ impl ClientSession {
             }
         }
         self.online.clear();
+        let mut cards = Vec::new();
         for fact in welcome.online {
             if self.verified(&fact) {
                 self.note_presence(&fact);
+                cards.push(fact);
             }
+        }
+        if !cards.is_empty() {
+            self.outputs.push_back(Output::Presence(cards));
         }
         for fact in &verified {
             self.present.note(&self.public, fact);
@@ -656,6 +670,7 @@ impl ClientSession {
             FactBody::Presence { .. } => {
                 self.note_presence(&fact);
                 self.push_event(Event::Presence { online: self.online_views() });
+                self.outputs.push_back(Output::Presence(vec![fact]));
                 return;
             }
             FactBody::Channel { name, .. } => {

@@ -41,7 +41,9 @@ impl HeldMessage {
 }
 
 /// A store of verified facts (messages, channels, grants, epochs). Presence
-/// facts are not history and are not stored.
+/// facts are not history: `put_facts` keeps only the newest of each key, as
+/// that person's card (their name for messages whose author is away), listed
+/// by [`HistoryStore::presence`] and never returned as history.
 ///
 /// Methods take `&self`: stores are handles (IndexedDB, a database file) or
 /// use interior mutability. Futures need not be `Send` (browsers are single-threaded).
@@ -78,6 +80,9 @@ pub trait HistoryStore {
 
     /// Every grant fact held.
     async fn grants(&self) -> Result<Vec<Fact>, StoreError>;
+
+    /// The newest presence fact held of each key.
+    async fn presence(&self) -> Result<Vec<Fact>, StoreError>;
 
     /// How many messages of `channel` are held.
     async fn count_messages(&self, channel: &ChannelName) -> Result<usize, StoreError>;

@@ -34,6 +34,15 @@ impl MessageView {
     }
 }
 
+/// A person's display name, as a UI labels their messages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NameView {
+    /// Public key (base64url).
+    pub key: String,
+    /// Display name.
+    pub name: String,
+}
+
 /// Someone online, as a UI shows them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OnlineView {

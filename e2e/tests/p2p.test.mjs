@@ -23,6 +23,7 @@ test("late joiners backfill 500 messages from peers, through departures and a ly
     const a = await newUser(browser, relay);
     pages.A = a.page;
     await onboard(a.page, "Ada");
+    const adaKey = await a.page.evaluate(() => window.catalk.identity().key);
     const b = await newUser(browser, relay);
     pages.B = b.page;
     await onboard(b.page, "Bob");
@@ -103,6 +104,12 @@ test("late joiners backfill 500 messages from peers, through departures and a ly
       const shown = [...document.querySelectorAll("[data-testid=message]")];
       return shown.length >= 20 && shown[shown.length - 1].textContent.includes(newest);
     }, newest, { timeout: 10_000 });
+    // E never saw Ada online: her name came with the history, from another member's device.
+    assert.equal(await e.page.evaluate((key) => window.catalk.nameOf(key), adaKey), "Ada");
+    await e.page.waitForFunction((key) => {
+      const names = [...document.querySelectorAll(`[data-testid=message][data-author="${key}"] .author`)];
+      return names.length > 0 && names.every((el) => el.textContent === "Ada");
+    }, adaKey, { timeout: 10_000 });
     await shot(e.page, "11-after-liar");
   } catch (err) {
     await dumpSync(pages);

@@ -41,8 +41,8 @@ pub use limits::Limits;
 pub use login::{LoginError, login_signing_bytes, sign_login, verify_login};
 pub use message::{DraftId, author_signing_bytes, sign_post, verify_author};
 pub use peer::{
-    ChannelHoldings, MAX_PAGE_FACTS, MAX_PART_IDS, MAX_PEER_MESSAGE_BYTES, MAX_SUM_PARTS, PeerKind, PeerMessage,
-    RangePart, RefusalCode, SignalKind, SyncSignal,
+    ChannelHoldings, MAX_AUTHOR_FACTS, MAX_PAGE_FACTS, MAX_PART_IDS, MAX_PEER_MESSAGE_BYTES, MAX_SUM_PARTS, PeerKind,
+    PeerMessage, RangePart, RefusalCode, SignalKind, SyncSignal,
 };
 pub use privileges::Privileges;
 pub use rotation::{Endorsement, ROTATION_DOMAIN, rotation_signing_bytes};

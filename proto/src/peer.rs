@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 pub const MAX_PEER_MESSAGE_BYTES: usize = 60 * 1024;
 /// Most facts a `page` request may ask for.
 pub const MAX_PAGE_FACTS: u32 = 100;
+/// Most presence facts one `authors` message carries (one page has at most [`MAX_PAGE_FACTS`] authors).
+pub const MAX_AUTHOR_FACTS: usize = MAX_PAGE_FACTS as usize;
 /// Most parts in a `parts` answer.
 pub const MAX_SUM_PARTS: usize = 16;
 /// Most ids a `parts` answer lists in one part (a part holding more gives its count and fingerprint).
@@ -170,6 +172,13 @@ pub enum PeerMessage {
         rid: u64,
         /// The parts.
         parts: Vec<RangePart>,
+    },
+    /// The latest relay-signed presence facts of authors of messages sent (or about to be sent)
+    /// in a `facts` answer, so the other side can show their names: at most
+    /// [`MAX_AUTHOR_FACTS`], each a presence fact of a different key. Verified like any fact.
+    Authors {
+        /// The presence facts.
+        facts: Vec<Fact>,
     },
     /// A refused request.
     Refused {

@@ -6,7 +6,7 @@ use super::Shell;
 use crate::js;
 use crate::socket::{Handlers, Socket};
 use catalk_core::client::{Input, Output, StoreQuery, run_query};
-use catalk_core::{Event, HistoryStore, OnlineView};
+use catalk_core::{Event, HistoryStore};
 use catalk_proto::Fact;
 use std::rc::Rc;
 use wasm_bindgen_futures::spawn_local;
@@ -91,34 +91,25 @@ impl Shell {
 
     fn event(self: &Rc<Self>, event: &Event) {
         match event {
-            Event::Presence { online } => self.remember_names(online),
+            Event::Presence { online } => {
+                self.remember_names(online.iter().map(|p| (p.key.as_str(), p.name.as_str())));
+            }
+            Event::Names { people } => self.remember_names(people.iter().map(|p| (p.key.as_str(), p.name.as_str()))),
             Event::Error { code, message } => web_sys::console::error_1(&format!("catalk: {code}: {message}").into()),
             _ => {}
         }
         self.emit(&js::to_js(event));
     }
 
-    /// Keeps the display names of who is online (in IndexedDB too, for `nameOf` after a reload).
-    fn remember_names(self: &Rc<Self>, online: &[OnlineView]) {
-        let mut fresh = Vec::new();
-        {
-            let mut names = self.names.borrow_mut();
-            for person in online {
-                if names.get(&person.key) != Some(&person.name) {
-                    names.insert(person.key.clone(), person.name.clone());
-                    fresh.push((person.key.clone(), person.name.clone()));
-                }
+    /// Keeps display names for `nameOf` (the driver stores each person's card in IndexedDB,
+    /// where they are read back after a reload).
+    fn remember_names<'a>(&self, people: impl Iterator<Item = (&'a str, &'a str)>) {
+        let mut names = self.names.borrow_mut();
+        for (key, name) in people {
+            if names.get(key).map(String::as_str) != Some(name) {
+                names.insert(key.to_owned(), name.to_owned());
             }
         }
-        if fresh.is_empty() {
-            return;
-        }
-        let shell = Rc::clone(self);
-        spawn_local(async move {
-            if let Err(err) = shell.store.put_names(&fresh).await {
-                shell.event(&Event::storage_error("Saving display names", &err));
-            }
-        });
     }
 }
 

@@ -56,6 +56,8 @@ pub enum StoreAnswer {
         grants: Vec<Fact>,
         /// Each channel's newest message.
         heads: Vec<Fact>,
+        /// People's cards: the newest presence fact of each key met.
+        presence: Vec<Fact>,
     },
     /// For [`StoreQuery::Holdings`]: newest first; fewer than `limit` means no more.
     Holdings(Vec<HeldMessage>),

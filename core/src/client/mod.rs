@@ -37,10 +37,12 @@
 //! links end with the relay connection, and that a channel is said to be
 //! `complete` only once the backfill that completed it is in the store.
 
+mod authors;
 mod io;
 mod journal;
 mod link_report;
 mod links;
+mod names;
 mod signaling;
 mod storage;
 
@@ -176,6 +178,8 @@ pub struct Client {
     own_rids: BTreeSet<u64>,
     journal: Journal,
     link_report: link_report::LinkReport,
+    /// People's cards, served with pages so names show for authors who are away.
+    authors: authors::AuthorCards,
     live_stored: u64,
     backfilled_stored: u64,
     now: u64,
@@ -208,6 +212,7 @@ impl Client {
             heads_checked: false,
             journal: Journal::default(),
             link_report: link_report::LinkReport::default(),
+            authors: authors::AuthorCards::default(),
             live_stored: 0,
             backfilled_stored: 0,
             now: 0,
@@ -470,6 +475,7 @@ impl Client {
             SessionOutput::Disconnect => self.outputs.push_back(Output::CloseSocket),
             SessionOutput::Send(text) => self.outputs.push_back(Output::ToRelay(text)),
             SessionOutput::Persist(facts) => self.puts.push(facts, Origin::Live),
+            SessionOutput::Presence(facts) => self.keep_cards(facts),
             SessionOutput::Heads(heads) => {
                 self.heads.extend(heads);
                 self.take_heads();
@@ -522,6 +528,7 @@ impl Client {
                 self.load(LoadFor::Page { peer, rid }, StoreQuery::Page { channel, before, after, limit });
             }
             SyncOutput::Status { channel, status } => self.history_changed(channel, status),
+            SyncOutput::Authors { peer, facts } => self.on_authors(&peer, facts),
             SyncOutput::Verify { ticket, facts, trusted } => {
                 self.outputs.push_back(Output::Verify { ticket, facts, trusted });
             }
@@ -578,8 +585,11 @@ impl Client {
             }
         };
         match (purpose, answer) {
-            (LoadFor::Startup, StoreAnswer::Startup { channels, grants, heads }) => {
+            (LoadFor::Startup, StoreAnswer::Startup { channels, grants, heads, presence }) => {
                 self.startup_read = true;
+                for card in &presence {
+                    self.authors.learn(card);
+                }
                 self.session.remember_relay_signers(channels.iter().chain(&grants).chain(&heads));
                 self.session.load_channels(&channels);
                 self.engine_input(SyncInput::Stored(channels.clone()));
@@ -612,6 +622,7 @@ impl Client {
                     StoreAnswer::Page { facts, more } => (facts, more),
                     _ => (Vec::new(), false),
                 };
+                self.send_authors(&peer, &facts);
                 self.engine_input(SyncInput::Loaded { peer, rid, facts, more });
             }
         }
@@ -742,10 +753,12 @@ impl Client {
             match origin {
                 Origin::Live => self.live_stored += 1,
                 Origin::Backfill => self.backfilled_stored += 1,
+                Origin::Card => {}
             }
         }
         let counts = storage::backfill_counts(&batch);
-        self.engine_input(SyncInput::Stored(batch.into_iter().map(|(fact, _)| fact).collect()));
+        let history = batch.into_iter().filter(|(_, origin)| *origin != Origin::Card).map(|(fact, _)| fact);
+        self.engine_input(SyncInput::Stored(history.collect()));
         for (channel, count) in counts {
             self.outputs.push_back(Output::Event(Event::Backfill { channel, count }));
         }

@@ -39,6 +39,7 @@ impl Client {
     /// Releases what a removed link holds: its WebRTC connection, or the relayed
     /// link on the other side; with `notify`, tells the engine if it knew the link.
     pub(super) fn end_link(&mut self, peer: PublicKey, link: Link, notify: bool) {
+        self.authors.forget_peer(&peer);
         if let Some(id) = link.id {
             self.outputs.push_back(Output::CloseLink { link: id });
         }
@@ -287,6 +288,7 @@ impl Client {
             .collect();
         for peer in relayed {
             self.links.remove(&peer);
+            self.authors.forget_peer(&peer);
             self.journal.note(self.now, format!("closed {} (relay gone)", short(&peer.to_string())));
             self.engine_input(SyncInput::Disconnected { peer: peer.to_string() });
         }

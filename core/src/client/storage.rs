@@ -22,7 +22,8 @@ pub async fn run_query<S: HistoryStore>(store: &S, query: &StoreQuery) -> Result
                     heads.append(&mut store.messages_before(name, None, 1).await?);
                 }
             }
-            Ok(StoreAnswer::Startup { channels, grants, heads })
+            let presence = store.presence().await?;
+            Ok(StoreAnswer::Startup { channels, grants, heads, presence })
         }
         StoreQuery::Holdings { channel, before, limit } => {
             Ok(StoreAnswer::Holdings(store.holdings(channel, *before, *limit).await?))
@@ -41,6 +42,8 @@ pub enum Origin {
     Live,
     /// Backfilled from a peer, verified.
     Backfill,
+    /// A person's card (a presence fact): not history, not counted.
+    Card,
 }
 
 /// Facts waiting to be stored, and the put in flight.

@@ -459,6 +459,10 @@ impl SyncEngine {
             }
             PeerMessage::Parts { rid, parts } => self.on_parts(id, rid, &parts),
             PeerMessage::Refused { rid, code } => self.on_refused(id, rid, code),
+            PeerMessage::Authors { facts } => {
+                self.outputs.push_back(SyncOutput::Authors { peer: id.to_owned(), facts });
+                return false;
+            }
             _ => return false,
         }
         true

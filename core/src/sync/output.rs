@@ -53,6 +53,14 @@ pub enum SyncOutput {
         /// At most this many.
         limit: u32,
     },
+    /// A peer sent the presence facts of authors it serves (not yet verified): the shell
+    /// (the client driver) checks them and keeps the names.
+    Authors {
+        /// The peer.
+        peer: PeerId,
+        /// The facts, as received.
+        facts: Vec<Fact>,
+    },
     /// A channel's history status changed.
     Status {
         /// The channel.

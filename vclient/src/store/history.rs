@@ -4,13 +4,17 @@ use super::DiskStore;
 use super::error::backend;
 use super::tables::{self, Keyed, Kind, WriteTables};
 use catalk_core::{HeldMessage, HistoryStore, StoreError};
-use catalk_proto::{ChannelName, Fact, FactId};
+use catalk_proto::{ChannelName, Fact, FactBody, FactId};
 use redb::{Durability, ReadableDatabase};
 
 impl HistoryStore for DiskStore {
     /// Stores the new facts in one durable write transaction; when none is new,
     /// nothing is written.
     async fn put_facts(&self, facts: &[Fact]) -> Result<usize, StoreError> {
+        let cards: Vec<&Fact> = facts.iter().filter(|f| matches!(f.body, FactBody::Presence { .. })).collect();
+        if !cards.is_empty() {
+            super::cards::put(&self.db, &cards)?;
+        }
         let stored: Vec<(Kind<'_>, &Fact)> = facts.iter().filter_map(|f| Some((Kind::of(&f.body)?, f))).collect();
         if stored.is_empty() {
             return Ok(0);
@@ -64,6 +68,10 @@ impl HistoryStore for DiskStore {
 
     async fn grants(&self) -> Result<Vec<Fact>, StoreError> {
         tables::read_keyed(&self.db.begin_read().map_err(backend)?, Keyed::Grant)
+    }
+
+    async fn presence(&self) -> Result<Vec<Fact>, StoreError> {
+        super::cards::read(&self.db.begin_read().map_err(backend)?)
     }
 
     async fn count_messages(&self, channel: &ChannelName) -> Result<usize, StoreError> {

@@ -14,6 +14,7 @@
 //! [`HistoryStore`]: catalk_core::HistoryStore
 //! [`HistoryStore::put_facts`]: catalk_core::HistoryStore::put_facts
 
+mod cards;
 mod error;
 mod history;
 mod retention;
@@ -77,6 +78,7 @@ impl DiskStore {
         let db = Builder::new().set_cache_size(CACHE_BYTES).create(path).map_err(|e| classify(e.into()))?;
         let txn = db.begin_write().map_err(|e| classify(e.into()))?;
         tables::create_all(&txn).map_err(classify)?;
+        cards::create(&txn).map_err(classify)?;
         txn.commit().map_err(|e| classify(e.into()))?;
         tracing::debug!(path = %path.display(), "history store open");
         Ok(Self { db, path: path.to_path_buf(), options })

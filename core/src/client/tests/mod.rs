@@ -297,3 +297,25 @@ fn an_answer_whose_link_never_opens_is_given_up() {
     );
     assert!(!world.members[0].closed.is_empty(), "its connection was closed");
 }
+
+#[test]
+fn a_late_joiner_learns_the_names_of_authors_who_are_away_from_the_member_serving_it() {
+    let mut world = history_of(5, Paths::Open, false);
+    let keeper = world.add(PeerKind::Browser);
+    world.connect(keeper);
+    world.advance(3_000);
+    assert_eq!(world.held(keeper).len(), 5);
+    world.leave(0);
+    let joiner = world.add(PeerKind::Browser);
+    world.connect(joiner);
+    world.advance(3_000);
+    assert_eq!(world.held(joiner).len(), 5, "filled from the keeper");
+    let author = world.key_of(0).to_string();
+    let named = world.members[joiner].events.iter().any(|event| {
+        matches!(event, crate::Event::Names { people } if people.iter().any(|p| p.key == author && !p.name.is_empty()))
+    });
+    assert!(named, "the author's name came with the page: {:?}", world.members[joiner].client.journal());
+    let cards = futures_executor::block_on(crate::HistoryStore::presence(&world.members[joiner].store)).unwrap();
+    let is_author = |card: &catalk_proto::Fact| matches!(&card.body, catalk_proto::FactBody::Presence { key, .. } if key.to_string() == author);
+    assert!(cards.iter().any(is_author), "and stored");
+}

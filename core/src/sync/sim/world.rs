@@ -206,6 +206,8 @@ impl<'h> World<'h> {
                     self.schedule(at, Event::Input { node: n, input: SyncInput::Verified { ticket, facts, valid } });
                 }
                 SyncOutput::Status { status, .. } => self.status(n, &status),
+                // People's cards are the client driver's; engines alone never send them.
+                SyncOutput::Authors { .. } => {}
             }
         }
         let next = self.nodes[n].engine.poll_timeout();

@@ -177,6 +177,8 @@ impl Net {
                     }
                 }
                 SyncOutput::Status { status, .. } => node.statuses.push(status),
+                // People's cards are the client driver's; engines alone never send them.
+                SyncOutput::Authors { .. } => {}
             }
         }
     }
