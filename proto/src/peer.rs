@@ -83,6 +83,15 @@ pub enum RefusalCode {
     RateLimited,
     /// The request was malformed (unknown channel, limit out of bounds).
     BadRequest,
+    /// The peer could not read its own store just now: ask again later, or elsewhere.
+    Unavailable,
+}
+
+impl RefusalCode {
+    /// Whether asking the same peer again later may succeed (unlike a bad request).
+    pub fn is_temporary(self) -> bool {
+        matches!(self, Self::RateLimited | Self::Unavailable)
+    }
 }
 
 /// A peer's holdings in one channel, as advertised in `hello`.

@@ -165,6 +165,9 @@ pub struct Client {
     shown: BTreeMap<ChannelName, crate::sync::HistoryStatus>,
     /// `Complete` statuses held back until the backfill that completed them is stored.
     deferred: BTreeMap<ChannelName, crate::sync::HistoryStatus>,
+    /// Channels some of whose messages could not be stored (e.g. the store is full): they are
+    /// never shown `complete` in this run, whatever the engine holds in memory.
+    unsaved: BTreeSet<ChannelName>,
     /// Peers the engine was told are online, with their kind.
     online: BTreeMap<PublicKey, PeerKind>,
     /// Heads from the welcome, waiting for the holdings to be known.
@@ -205,6 +208,7 @@ impl Client {
             holdings: Holdings::NotStarted,
             shown: BTreeMap::new(),
             deferred: BTreeMap::new(),
+            unsaved: BTreeSet::new(),
             online: BTreeMap::new(),
             own_rids: BTreeSet::new(),
             heads: Vec::new(),
@@ -541,7 +545,7 @@ impl Client {
     /// nothing known missing yet ("checking for new messages").
     fn history_changed(&mut self, channel: ChannelName, status: crate::sync::HistoryStatus) {
         if status == crate::sync::HistoryStatus::Complete
-            && (self.puts.unstored_backfill(&channel) || !self.heads_checked)
+            && (self.puts.unstored_backfill(&channel) || !self.heads_checked || self.unsaved.contains(&channel))
         {
             self.deferred.insert(channel.clone(), status);
             if !self.heads_checked {
@@ -563,8 +567,12 @@ impl Client {
         if !self.heads_checked {
             return;
         }
-        let ready: Vec<ChannelName> =
-            self.deferred.keys().filter(|channel| !self.puts.unstored_backfill(channel)).cloned().collect();
+        let ready: Vec<ChannelName> = self
+            .deferred
+            .keys()
+            .filter(|channel| !self.puts.unstored_backfill(channel) && !self.unsaved.contains(*channel))
+            .cloned()
+            .collect();
         for channel in ready {
             // What was just stored may have shown a gap: the engine's own status output says so.
             if self.deferred.remove(&channel).is_some()
@@ -577,9 +585,16 @@ impl Client {
 
     fn loaded(&mut self, ticket: u64, result: Result<StoreAnswer, crate::StoreError>) {
         let Some(purpose) = self.loads.remove(&ticket) else { return };
-        let answer = match result {
-            Ok(answer) => answer,
-            Err(err) => {
+        let answer = match (result, &purpose) {
+            (Ok(answer), _) => answer,
+            (Err(err), LoadFor::Page { peer, rid }) => {
+                // Refused, never answered as empty: an empty answer says the range holds nothing.
+                self.journal.note(self.now, format!("store: serving a page failed: {err}"));
+                let (peer, rid) = (peer.clone(), *rid);
+                self.engine_input(SyncInput::LoadFailed { peer, rid });
+                return;
+            }
+            (Err(err), _) => {
                 self.storage_error("Reading the history", &err);
                 StoreAnswer::Holdings(Vec::new())
             }
@@ -745,7 +760,14 @@ impl Client {
     fn stored(&mut self, ticket: u64, result: Result<(), crate::StoreError>) {
         let Some(batch) = self.puts.done(ticket) else { return };
         if let Err(err) = result {
+            // What failed is not in the store: a channel it would have completed stays
+            // as it was shown, not `complete`.
             self.storage_error("Saving new messages", &err);
+            for (fact, _) in &batch {
+                if let catalk_proto::FactBody::Message { channel, .. } = &fact.body {
+                    self.unsaved.insert(channel.clone());
+                }
+            }
             self.release_deferred();
             return;
         }

@@ -179,6 +179,10 @@ impl SyncEngine {
                 self.loaded(&peer, rid, facts, more);
                 false
             }
+            SyncInput::LoadFailed { peer, rid } => {
+                self.load_failed(&peer, rid);
+                false
+            }
             SyncInput::Verified { ticket, facts, valid } => self.on_verified(ticket, facts, valid),
         };
         if self.expire() || changed {

@@ -203,7 +203,7 @@ impl SyncEngine {
     pub(super) fn on_refused(&mut self, peer: &str, rid: u64, code: catalk_proto::RefusalCode) {
         if self.probes.get(&rid).is_some_and(|p| p.peer == peer) {
             let probe = self.end_probe(rid);
-            if code == catalk_proto::RefusalCode::RateLimited {
+            if code.is_temporary() {
                 let now = self.now;
                 if let Some(p) = self.peers.get_mut(peer) {
                     p.cooldown_until = now + REFUSED_BACKOFF_MS;
@@ -218,7 +218,7 @@ impl SyncEngine {
         let Some(request) = self.requests.get(&rid).filter(|r| r.peer == peer).cloned() else { return };
         self.requests.remove(&rid);
         let now = self.now;
-        if code == catalk_proto::RefusalCode::RateLimited {
+        if code.is_temporary() {
             if let Some(p) = self.peers.get_mut(peer) {
                 p.cooldown_until = now + REFUSED_BACKOFF_MS;
             }

@@ -89,4 +89,12 @@ pub enum SyncInput {
         /// The range holds more than `facts`.
         more: bool,
     },
+    /// The store could not answer the `Load` of `rid`: the peer is told to ask again later
+    /// (never an empty answer, which would say the range holds nothing).
+    LoadFailed {
+        /// The peer the load was for.
+        peer: PeerId,
+        /// The `rid` of the Load.
+        rid: u64,
+    },
 }

@@ -72,6 +72,15 @@ impl SyncEngine {
         });
     }
 
+    /// The store could not answer a load: the peer asks again later (or elsewhere).
+    pub(super) fn load_failed(&mut self, peer: &str, rid: u64) {
+        let Some(load) = self.loads.remove(&(peer.to_owned(), rid)) else { return };
+        if let Some(p) = self.peers.get_mut(peer).filter(|p| p.is_open()) {
+            p.bucket.refund(load.limit);
+            self.send(peer, &PeerMessage::Refused { rid, code: RefusalCode::Unavailable });
+        }
+    }
+
     /// The store answered a load: send the facts.
     pub(super) fn loaded(&mut self, peer: &str, rid: u64, facts: Vec<Fact>, more: bool) {
         let Some(load) = self.loads.remove(&(peer.to_owned(), rid)) else { return };

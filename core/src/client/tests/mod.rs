@@ -319,3 +319,36 @@ fn a_late_joiner_learns_the_names_of_authors_who_are_away_from_the_member_servin
     let is_author = |card: &catalk_proto::Fact| matches!(&card.body, catalk_proto::FactBody::Presence { key, .. } if key.to_string() == author);
     assert!(cards.iter().any(is_author), "and stored");
 }
+
+#[test]
+fn a_channel_whose_backfill_could_not_be_stored_is_never_complete() {
+    let mut world = history_of(20, Paths::Open, false);
+    let joiner = world.add(PeerKind::Browser);
+    world.failing_puts = Some(joiner);
+    world.connect(joiner);
+    world.advance(3_000);
+    let general = catalk_proto::ChannelName::general();
+    assert!(!world.statuses(joiner).contains(&crate::sync::HistoryStatus::Complete), "{:?}", world.statuses(joiner));
+    assert_ne!(world.members[joiner].client.history_status(&general), crate::sync::HistoryStatus::Complete);
+    let told = world.members[joiner]
+        .events
+        .iter()
+        .any(|e| matches!(e, crate::Event::Error { code, .. } if code == "quota_exceeded"));
+    assert!(told, "the person is told the store is full");
+}
+
+#[test]
+fn a_peer_that_cannot_read_its_store_refuses_instead_of_answering_empty() {
+    let mut world = history_of(20, Paths::Open, false);
+    world.failing_pages = Some(0);
+    let joiner = world.add(PeerKind::Browser);
+    world.connect(joiner);
+    world.advance(3_000);
+    let general = catalk_proto::ChannelName::general();
+    assert!(world.held(joiner).len() < 20, "nothing served");
+    assert!(!world.statuses(joiner).contains(&crate::sync::HistoryStatus::Complete), "{:?}", world.statuses(joiner));
+    assert_ne!(world.members[joiner].client.history_status(&general), crate::sync::HistoryStatus::Complete);
+    world.failing_pages = None;
+    world.advance(10_000);
+    assert_eq!(world.held(joiner).len(), 20, "asked again later, and filled");
+}

@@ -45,6 +45,10 @@ pub struct World {
     pub relay: MiniRelay,
     /// A member whose writes of messages wait until [`World::release_puts`] (a slow disk).
     pub slow_store: Option<usize>,
+    /// A member whose store fails every put of messages (full).
+    pub failing_puts: Option<usize>,
+    /// A member whose store fails to read pages for peers.
+    pub failing_pages: Option<usize>,
     held_puts: Vec<Step>,
     /// The ICE servers of every offer made, in order.
     pub offered_ice_servers: Vec<Vec<catalk_proto::IceServer>>,
@@ -73,6 +77,8 @@ impl World {
             now,
             paths,
             slow_store: None,
+            failing_puts: None,
+            failing_pages: None,
             held_puts: Vec::new(),
             offered_ice_servers: Vec::new(),
             steps: VecDeque::new(),
@@ -308,13 +314,22 @@ impl World {
                 if let crate::client::StoreQuery::Holdings { .. } = query {
                     self.members[m].log.push("holdings");
                 }
-                let result = futures_executor::block_on(run_query(&self.members[m].store, &query));
+                let result = match query {
+                    crate::client::StoreQuery::Page { .. } if self.failing_pages == Some(m) => {
+                        Err(crate::StoreError::Backend("the disk is gone".into()))
+                    }
+                    _ => futures_executor::block_on(run_query(&self.members[m].store, &query)),
+                };
                 self.steps.push_back(Step::Input(m, Input::Loaded { ticket, result }));
             }
             Output::Put { ticket, facts } => {
-                let result = futures_executor::block_on(self.members[m].store.put_facts(&facts)).map(drop);
-                let step = Step::Input(m, Input::Stored { ticket, result });
                 let messages = facts.iter().any(|f| matches!(f.body, catalk_proto::FactBody::Message { .. }));
+                let result = if self.failing_puts == Some(m) && messages {
+                    Err(crate::StoreError::QuotaExceeded)
+                } else {
+                    futures_executor::block_on(self.members[m].store.put_facts(&facts)).map(drop)
+                };
+                let step = Step::Input(m, Input::Stored { ticket, result });
                 if self.slow_store == Some(m) && messages {
                     self.held_puts.push(step);
                 } else {
