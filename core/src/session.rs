@@ -286,6 +286,8 @@ pub struct ClientSession {
     backoff: Backoff,
     next_ping_at: u64,
     sync_fallback_bytes_per_second: u32,
+    /// The burst of that allowance: the larger of the rate and the relay's frame limit.
+    sync_fallback_burst_bytes: u32,
     turn_servers: Vec<catalk_proto::IceServer>,
 }
 
@@ -319,6 +321,7 @@ impl ClientSession {
             backoff: Backoff::default(),
             next_ping_at: u64::MAX,
             sync_fallback_bytes_per_second: 0,
+            sync_fallback_burst_bytes: 0,
             turn_servers: Vec::new(),
         }
     }
@@ -615,6 +618,8 @@ impl ClientSession {
         self.next_ping_at = now + PING_EVERY_MS;
         self.privileges = welcome.privileges;
         self.sync_fallback_bytes_per_second = welcome.limits.sync_fallback_bytes_per_second;
+        let frame_limit = u32::try_from(welcome.limits.max_frame_bytes).unwrap_or(u32::MAX);
+        self.sync_fallback_burst_bytes = self.sync_fallback_bytes_per_second.max(frame_limit);
         self.turn_servers = welcome.ice_servers;
         self.outputs.push_back(Output::Persist(verified));
         let mut heads = Vec::new();
@@ -804,7 +809,7 @@ impl ClientSession {
         self.channels.keys().cloned().collect()
     }
 
-    /// TURN servers with credentials for this login, from the welcome.
+    /// The welcome's STUN/TURN servers: the published ones, then this login's TURN credentials.
     pub fn turn_servers(&self) -> &[catalk_proto::IceServer] {
         &self.turn_servers
     }
@@ -812,6 +817,11 @@ impl ClientSession {
     /// Whether the relay carries peer sync messages (its fallback byte rate, 0: off).
     pub fn sync_fallback_bytes_per_second(&self) -> u32 {
         self.sync_fallback_bytes_per_second
+    }
+
+    /// The relay fallback's allowance for this connection: (bytes per second, burst bytes).
+    pub fn sync_fallback_allowance(&self) -> (u32, u32) {
+        (self.sync_fallback_bytes_per_second, self.sync_fallback_burst_bytes)
     }
 
     /// The relay key of the current or last connection.

@@ -79,6 +79,8 @@ pub struct Hub {
     claim: Mutex<Option<String>>,
     post_limiter: DefaultKeyedRateLimiter<PublicKey>,
     turn: Option<crate::turn::TurnConfig>,
+    /// The published STUN/TURN servers (`/.well-known/catalk.json`), also in every welcome.
+    ice_servers: Vec<catalk_proto::IceServer>,
     /// The relay-wide byte rate of the sync fallback, if capped.
     fallback_total: Option<governor::DefaultDirectRateLimiter>,
     next_conn: AtomicU64,
@@ -162,6 +164,7 @@ impl Hub {
             claim: Mutex::new(config.claim_token.clone()),
             post_limiter: RateLimiter::keyed(quota),
             turn: config.turn.clone(),
+            ice_servers: config.ice_servers.clone(),
             fallback_total: (config.sync_fallback_total_bytes_per_second > 0).then(|| {
                 let rate = config.sync_fallback_total_bytes_per_second;
                 let burst = rate.max(u32::try_from(config.limits.max_frame_bytes).unwrap_or(u32::MAX));
@@ -450,7 +453,12 @@ impl Hub {
             limits: self.limits.clone(),
             trusted: self.trusted.clone(),
             heads: state.channels.values().filter_map(|c| c.head_fact.clone()).collect(),
-            ice_servers: self.turn.iter().map(|turn| turn.credentials(&key, self.clock.now_ms())).collect(),
+            ice_servers: self
+                .ice_servers
+                .iter()
+                .cloned()
+                .chain(self.turn.iter().map(|turn| turn.credentials(&key, self.clock.now_ms())))
+                .collect(),
         };
         (welcome, others)
     }

@@ -33,3 +33,21 @@ async fn each_login_gets_its_own_short_lived_turn_credentials() -> anyhow::Resul
     assert_ne!(bobs[0].username, servers[0].username, "credentials are per client");
     relay.stop().await
 }
+
+#[tokio::test]
+async fn the_welcome_names_the_published_servers_first_so_native_peers_need_no_well_known_file() -> anyhow::Result<()> {
+    let mut config = relay_config();
+    config.ice_servers = vec!["stun:relay.example.org:8080".parse()?];
+    config.turn = Some(TurnConfig {
+        urls: vec!["turn:turn.example.org:3478".into()],
+        secret: "s".into(),
+        ttl: Duration::from_secs(600),
+    });
+    let relay = TestRelay::start(config).await?;
+    let ada = TestClient::login(&relay.ws_url(), user_key(1), "ada").await?;
+    let servers = ada.welcome.as_ref().map(|w| w.ice_servers.clone()).unwrap_or_default();
+    let urls: Vec<&str> = servers.iter().flat_map(|s| s.urls.iter().map(String::as_str)).collect();
+    assert_eq!(urls, ["stun:relay.example.org:8080", "turn:turn.example.org:3478"]);
+    assert!(servers[0].username.is_none() && servers[1].username.is_some());
+    relay.stop().await
+}

@@ -4,9 +4,28 @@
 
 use crate::shell::Internal;
 use catalk_core::client::LinkId;
-use catalk_rtc::{LinkEvent, PeerLink, RtcConfig, SendError};
+use catalk_rtc::{LinkEvent, PathProbe, PeerLink, RtcConfig, SendError};
 use std::collections::HashMap;
 use tokio::sync::mpsc;
+
+/// Reads of a just opened link's path before giving up (it then counts as direct).
+const PATH_ATTEMPTS: u32 = 4;
+/// Pause between those reads.
+const PATH_RETRY: std::time::Duration = std::time::Duration::from_millis(400);
+
+/// Reads which path a just opened link takes and reports [`Internal::LinkPath`]; the selected
+/// pair may not be known at the very moment the channel opens.
+async fn report_path(probe: PathProbe, link: LinkId, events: mpsc::UnboundedSender<Internal>) {
+    for attempt in 0..PATH_ATTEMPTS {
+        if attempt > 0 {
+            tokio::time::sleep(PATH_RETRY).await;
+        }
+        if let Some(turn) = probe.uses_turn().await {
+            let _ = events.send(Internal::LinkPath { link, turn });
+            return;
+        }
+    }
+}
 
 /// The open or opening links of one shell.
 #[derive(Default)]
@@ -50,8 +69,8 @@ impl Links {
                 if events.send(Internal::Link { link, event }).is_err() {
                     return;
                 }
-                if opened && let Some(turn) = probe.uses_turn().await {
-                    let _ = events.send(Internal::LinkPath { link, turn });
+                if opened {
+                    tokio::spawn(report_path(probe.clone(), link, events.clone()));
                 }
             }
         });

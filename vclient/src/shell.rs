@@ -237,7 +237,8 @@ impl Shell {
         }
     }
 
-    /// The configured link settings plus the driver's ICE servers (this login's TURN credentials).
+    /// The configured link settings plus the driver's ICE servers (the welcome's: the relay's published
+    /// ones, its own STUN included, and this login's TURN credentials).
     fn rtc_with(&self, ice_servers: Vec<catalk_proto::IceServer>) -> catalk_rtc::RtcConfig {
         let mut rtc = self.settings.rtc.clone();
         rtc.ice_servers.extend(ice_servers);

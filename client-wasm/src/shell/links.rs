@@ -9,6 +9,11 @@ use catalk_proto::IceServer;
 use std::rc::Rc;
 use wasm_bindgen_futures::spawn_local;
 
+/// Reads of a just opened link's path before giving up (it then counts as direct).
+const PATH_ATTEMPTS: u32 = 4;
+/// Pause between those reads.
+const PATH_RETRY_MS: u32 = 400;
+
 impl Shell {
     /// Makes a connection and its offer (`LinkSdp`, or `LinkFailed`).
     pub(super) fn make_offer(self: &Rc<Self>, link: LinkId, ice_servers: &[IceServer]) {
@@ -74,11 +79,18 @@ impl Shell {
 
     /// Reads which path the open link takes and tells the driver (`LinkPath`).
     fn report_path(self: &Rc<Self>, epoch: u64, link: LinkId) {
-        let Some(path) = self.links.borrow().get(&link).map(PeerLink::uses_turn) else { return };
         let shell = Rc::clone(self);
         spawn_local(async move {
-            if let Some(turn) = path.await {
-                shell.answer(epoch, Input::LinkPath { link, turn });
+            // The selected pair may not be in the stats at the very moment the channel opens.
+            for attempt in 0..PATH_ATTEMPTS {
+                if attempt > 0 {
+                    gloo_timers::future::TimeoutFuture::new(PATH_RETRY_MS).await;
+                }
+                let Some(path) = shell.links.borrow().get(&link).map(PeerLink::uses_turn) else { return };
+                if let Some(turn) = path.await {
+                    shell.answer(epoch, Input::LinkPath { link, turn });
+                    return;
+                }
             }
         });
     }

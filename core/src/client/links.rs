@@ -91,12 +91,15 @@ pub struct Link {
     /// Whether the open data channel goes through a TURN server (the shell's
     /// [`crate::client::Input::LinkPath`]).
     pub turn: bool,
+    /// Until when the path of the just opened data channel may still be told: meanwhile the
+    /// link is not reported to the relay (it would count as direct).
+    pub path_due: Option<u64>,
 }
 
 impl Link {
     /// A link at `stage`, not (yet) known to go through TURN.
     pub fn new(id: Option<LinkId>, stage: Stage, kind: PeerKind) -> Self {
-        Self { id, stage, kind, turn: false }
+        Self { id, stage, kind, turn: false, path_due: None }
     }
 
     /// Whether we made the offer and it has not opened yet: the side a glare is about.
@@ -194,6 +197,11 @@ impl Links {
     pub fn expired_answers(&self, now: u64) -> Vec<PublicKey> {
         let expired = |link: &Link| matches!(link.stage, Stage::AnswerSent { expires_at, .. } if expires_at <= now);
         self.by_peer.iter().filter(|(_, link)| expired(link)).map(|(peer, _)| *peer).collect()
+    }
+
+    /// The latest time a just opened link's path may still arrive, if one is awaited at `now`.
+    pub fn path_awaited(&self, now: u64) -> Option<u64> {
+        self.by_peer.values().filter_map(|link| link.path_due).filter(|due| *due > now).max()
     }
 
     /// How many links carry peer messages, by carrier.

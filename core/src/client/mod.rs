@@ -43,6 +43,7 @@ mod journal;
 mod link_report;
 mod links;
 mod names;
+mod pacer;
 mod signaling;
 mod storage;
 
@@ -183,6 +184,8 @@ pub struct Client {
     link_report: link_report::LinkReport,
     /// People's cards, served with pages so names show for authors who are away.
     authors: authors::AuthorCards,
+    /// Relayed peer messages, paced at the relay's fallback rate.
+    pacer: pacer::Pacer,
     live_stored: u64,
     backfilled_stored: u64,
     now: u64,
@@ -217,6 +220,7 @@ impl Client {
             journal: Journal::default(),
             link_report: link_report::LinkReport::default(),
             authors: authors::AuthorCards::default(),
+            pacer: pacer::Pacer::default(),
             live_stored: 0,
             backfilled_stored: 0,
             now: 0,
@@ -403,7 +407,9 @@ impl Client {
     /// When [`Client::handle_timeout`] should next be called (ms, the shell's clock).
     pub fn poll_timeout(&self) -> Option<u64> {
         let report = self.link_report.deadline(self.links.carrying()).filter(|_| self.connected());
-        [self.session.poll_timeout(), self.engine.poll_timeout(), self.links.next_deadline(), report]
+        let report = report.map(|at| self.links.path_awaited(self.now).map_or(at, |due| at.max(due)));
+        let paced = self.pacer.deadline();
+        [self.session.poll_timeout(), self.engine.poll_timeout(), self.links.next_deadline(), report, paced]
             .into_iter()
             .flatten()
             .min()
@@ -414,6 +420,7 @@ impl Client {
         self.now = self.now.max(now);
         self.session.handle_timeout(now);
         self.engine.handle_timeout(now);
+        self.send_paced();
         self.fall_back_stuck_links();
         self.drop_unopened_answers();
         self.settle();
@@ -445,7 +452,8 @@ impl Client {
     /// true when a report went into the session's outputs.
     fn report_links(&mut self) -> bool {
         let counts = self.links.carrying();
-        if !self.connected() || !self.link_report.due(self.now, counts) {
+        let awaiting_a_path = self.links.path_awaited(self.now).is_some();
+        if !self.connected() || awaiting_a_path || !self.link_report.due(self.now, counts) {
             return false;
         }
         let Ok(rid) = self.session.report_links(counts.direct, counts.turn, counts.relay) else { return false };
@@ -504,6 +512,8 @@ impl Client {
         match &event {
             Event::Ready { .. } => {
                 self.engine.set_trusted(self.session.trusted().to_vec());
+                let (rate, burst) = self.session.sync_fallback_allowance();
+                self.pacer.reset(self.now, rate, burst);
                 self.welcomed = true;
                 if self.holdings == Holdings::NotStarted {
                     self.read_holdings();

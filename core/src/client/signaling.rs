@@ -6,11 +6,15 @@ use crate::client::Client;
 use crate::client::io::{LinkId, Output};
 use crate::client::journal::{message_type, short};
 use crate::client::links::{Link, NEVER, Stage, our_offer_wins};
+use crate::client::pacer::{FRAME_OVERHEAD, Queued};
 use crate::sync::SyncInput;
 use catalk_proto::{PeerKind, PeerMessage, PublicKey, SignalKind, SyncSignal};
 
 /// How long after the fallback deadline an answered link may still open.
 const ANSWER_OPENS_WITHIN_MS: u64 = 20_000;
+
+/// How long after a data channel opens its path (direct or TURN) may take to be told.
+const PATH_WAIT_MS: u64 = 2_000;
 
 impl Client {
     /// Whether the relay carries peer messages for links that cannot open.
@@ -18,9 +22,16 @@ impl Client {
         self.session.sync_fallback_bytes_per_second() > 0
     }
 
-    /// The STUN/TURN servers for a new link: the shell's, then the TURN credentials of this login.
+    /// The STUN/TURN servers for a new link: the shell's, then the welcome's (published ones and
+    /// this login's TURN credentials), each once.
     fn link_ice_servers(&self) -> Vec<catalk_proto::IceServer> {
-        self.ice_servers.iter().chain(self.session.turn_servers()).cloned().collect()
+        let mut servers: Vec<catalk_proto::IceServer> = Vec::new();
+        for server in self.ice_servers.iter().chain(self.session.turn_servers()) {
+            if !servers.contains(server) {
+                servers.push(server.clone());
+            }
+        }
+        servers
     }
 
     /// Sends a sync signal through the relay; its answer stays inside the driver.
@@ -40,6 +51,7 @@ impl Client {
     /// link on the other side; with `notify`, tells the engine if it knew the link.
     pub(super) fn end_link(&mut self, peer: PublicKey, link: Link, notify: bool) {
         self.authors.forget_peer(&peer);
+        self.pacer.drop_peer(&peer);
         if let Some(id) = link.id {
             self.outputs.push_back(Output::CloseLink { link: id });
         }
@@ -87,15 +99,28 @@ impl Client {
         match self.links.get(&key).map(|link| (link.stage, link.id)) {
             Some((Stage::Direct, Some(link))) => self.outputs.push_back(Output::ToPeer { link, text }),
             Some((Stage::Relayed { conn }, _)) => match serde_json::from_str::<PeerMessage>(&text) {
-                Ok(message) => match self.session.send_peer(key, conn, message) {
-                    Ok(rid) => {
-                        self.own_rids.insert(rid);
-                    }
-                    Err(err) => self.journal.note(self.now, format!("to {} not sent: {}", short(peer), err.code)),
-                },
+                Ok(msg) => {
+                    let cost = text.len() + FRAME_OVERHEAD;
+                    self.pacer.push(Queued { to: key, conn, msg, cost });
+                    self.send_paced();
+                }
                 Err(err) => self.journal.note(self.now, format!("engine message unreadable: {err}")),
             },
             _ => self.journal.note(self.now, format!("to {} dropped: no open link", short(peer))),
+        }
+    }
+
+    /// Sends the relayed peer messages the relay's fallback rate allows now (see [`Pacer`]).
+    pub(super) fn send_paced(&mut self) {
+        for Queued { to, conn, msg, .. } in self.pacer.ready(self.now) {
+            match self.session.send_peer(to, conn, msg) {
+                Ok(rid) => {
+                    self.own_rids.insert(rid);
+                }
+                Err(err) => {
+                    self.journal.note(self.now, format!("to {} not sent: {}", short(&to.to_string()), err.code));
+                }
+            }
         }
     }
 
@@ -212,6 +237,7 @@ impl Client {
         };
         let Some(link) = self.links.get_mut(&peer) else { return };
         link.stage = Stage::Direct;
+        link.path_due = Some(self.now + PATH_WAIT_MS);
         let kind = link.kind;
         self.journal.note(self.now, format!("opened {} {kind:?}", short(&peer.to_string())));
         self.engine_input(SyncInput::Connected { peer: peer.to_string(), kind });
@@ -221,7 +247,11 @@ impl Client {
     pub(super) fn link_path(&mut self, id: LinkId, turn: bool) {
         let Some(peer) = self.links.peer_of(id) else { return };
         let Some(link) = self.links.get_mut(&peer) else { return };
-        if link.stage == Stage::Direct && link.turn != turn {
+        if link.stage != Stage::Direct {
+            return;
+        }
+        let first = link.path_due.take().is_some();
+        if first || link.turn != turn {
             link.turn = turn;
             let path = if turn { "through TURN" } else { "direct" };
             self.journal.note(self.now, format!("link to {} is {path}", short(&peer.to_string())));
@@ -289,6 +319,7 @@ impl Client {
         for peer in relayed {
             self.links.remove(&peer);
             self.authors.forget_peer(&peer);
+            self.pacer.drop_peer(&peer);
             self.journal.note(self.now, format!("closed {} (relay gone)", short(&peer.to_string())));
             self.engine_input(SyncInput::Disconnected { peer: peer.to_string() });
         }
