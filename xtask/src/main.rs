@@ -68,14 +68,16 @@ fn test() -> anyhow::Result<()> {
 }
 
 /// Runs the Playwright tests in `e2e/tests` against the debug relay with the app embedded
-/// (and the selftest wasm for the tests of the client's test entry points).
+/// (and the selftest wasm for the tests of the client's test entry points), then the
+/// namespace internet of `e2e/netns` (NATs, STUN, TURN; as root, else it says it skips).
 fn browser_tests(chromium: &str) -> anyhow::Result<()> {
     let root = project_root();
     let relay = root.join("target/debug/catalk-relay");
     let status = std::process::Command::new("node")
-        .args(["--test", "--test-concurrency=1", "e2e/tests/"])
+        .args(["--test", "--test-concurrency=1", "e2e/tests/", "e2e/netns/"])
         .current_dir(&root)
         .env("CATALK_RELAY_BIN", &relay)
+        .env("CATALK_VCLIENT_BIN", root.join("target/debug/catalk-vclient"))
         .env("CATALK_SELFTEST_PKG", web::selftest_pkg())
         .env("CATALK_CHROMIUM", chromium)
         .status()
