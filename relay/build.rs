@@ -1,10 +1,13 @@
-//! Embeds the built web app (`web/dist`, made by `cargo xtask`) into the relay
-//! binary, gzipped beside the original, so one binary serves everything. When
-//! `web/dist` is missing the relay serves a placeholder page.
+//! Embeds the built web app (`web/dist`, made by `cargo xtask web`) into the relay binary, so
+//! one binary serves everything: every file with its MIME type and ETag, beside the `.br` and
+//! `.gz` copies `cargo xtask web` wrote (the relay never compresses at run time), and the build
+//! id from `web/dist/build-id`. When `web/dist` is missing the relay serves a placeholder page.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
+
+/// Suffixes of the precompressed copies, which are embedded with their original.
+const ENCODED: [&str; 2] = [".br", ".gz"];
 
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
@@ -30,6 +33,7 @@ fn mime(path: &Path) -> &'static str {
         Some("png") => "image/png",
         Some("ico") => "image/x-icon",
         Some("txt" | "md") => "text/plain; charset=utf-8",
+        _ if path.file_name().is_some_and(|n| n == "build-id") => "text/plain; charset=utf-8",
         _ => "application/octet-stream",
     }
 }
@@ -37,6 +41,19 @@ fn mime(path: &Path) -> &'static str {
 /// FNV-1a, for ETags.
 fn fnv(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// Rust code for the copy `path` + `suffix`: `Some(Encoded { … })` when that file exists, else
+/// `None`. Its ETag is the original's with `-tag`: each representation has its own strong ETag.
+fn encoded(path: &Path, suffix: &str, tag: &str, etag: u64) -> String {
+    let mut copy = path.as_os_str().to_owned();
+    copy.push(suffix);
+    let copy = PathBuf::from(copy);
+    if !copy.is_file() {
+        return "None".to_owned();
+    }
+    let canonical = copy.canonicalize().expect("canonical path");
+    format!("Some(Encoded {{ bytes: include_bytes!({canonical:?}), etag: \"\\\"{etag:016x}-{tag}\\\"\" }})")
 }
 
 fn main() {
@@ -47,22 +64,24 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     let mut paths = Vec::new();
     files(&dist, &mut paths);
-    let mut code = String::from("/// Files of the built web app.\npub static ASSETS: &[Asset] = &[\n");
-    for (n, path) in paths.iter().enumerate() {
+    let build_id = std::fs::read_to_string(dist.join("build-id")).map(|s| s.trim().to_owned()).unwrap_or_default();
+    let mut code = format!(
+        "/// The build id of the embedded web app (`web/dist/build-id`; empty without one): its files are\n\
+         /// also served, immutable, under `/v/<build id>/`.\npub const BUILD_ID: &str = {build_id:?};\n\n\
+         /// Files of the built web app.\npub static ASSETS: &[Asset] = &[\n"
+    );
+    for path in paths.iter().filter(|p| !ENCODED.iter().any(|s| p.to_string_lossy().ends_with(s))) {
         let bytes = std::fs::read(path).expect("read web asset");
-        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-        encoder.write_all(&bytes).expect("gzip");
-        let gz = encoder.finish().expect("gzip");
-        let gz_path = out_dir.join(format!("asset-{n}.gz"));
-        std::fs::write(&gz_path, &gz).expect("write gz");
+        let etag = fnv(&bytes);
         let url = format!("/{}", path.strip_prefix(&dist).expect("under dist").to_string_lossy().replace('\\', "/"));
         let _ = writeln!(
             code,
-            "    Asset {{ path: {url:?}, mime: {:?}, etag: \"\\\"{:016x}\\\"\", body: include_bytes!({:?}), gzip: include_bytes!({:?}) }},",
+            "    Asset {{ path: {url:?}, mime: {:?}, identity: Encoded {{ bytes: include_bytes!({:?}), etag: \"\\\"{etag:016x}\\\"\" }}, \
+             gzip: {}, brotli: {} }},",
             mime(path),
-            fnv(&bytes),
             path.canonicalize().expect("canonical path"),
-            gz_path,
+            encoded(path, ".gz", "gz", etag),
+            encoded(path, ".br", "br", etag),
         );
     }
     code.push_str("];\n");

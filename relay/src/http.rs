@@ -1,4 +1,5 @@
-//! HTTP routes: the websocket endpoint, health, metrics, well-known document and the web app.
+//! HTTP routes: the websocket endpoint, health, metrics, well-known document and the web app
+//! (`/v/<build id>/…` immutable, everything else revalidated: see `assets`).
 
 use crate::hub::Hub;
 use crate::ip_limit::IpLimiter;
@@ -62,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics))
         .route("/.well-known/catalk.json", get(well_known))
+        .route("/v/{build}/{*path}", get(crate::assets::serve_versioned))
         .fallback(get(crate::assets::serve))
         .with_state(state)
 }

@@ -11,10 +11,12 @@ import { initSidebar, renderChannels, channelNames, setSelected, bumpUnread, tot
 import { initMessages, setMyKey, showChannel, onLiveMessage, refreshNames, refreshChannel, onHistoryState } from "./messages.js";
 import { initHistory, showHistory, onHistory, onBackfill, onShownHistory } from "./history.js";
 import { initComposer, setComposerChannel, setCanPost, focusComposer } from "./composer.js";
-import { renderPresence, setPresenceStale } from "./presence.js";
+import { renderPresence, setPresenceStale, showLinks } from "./presence.js";
 import { initSettings } from "./settings.js";
 import { useVerifierWorkers } from "./verifier.js";
 import { showRelayKeyChanged, reopenRelayKeyChoice } from "./relaykey.js";
+import { initOffline, showOffline } from "./offline.js";
+import { registerShell } from "./shell.js";
 
 const CHANNEL_KEY = "catalk.channel";
 const phone = matchMedia("(max-width: 640px)");
@@ -25,6 +27,7 @@ let myKey = null;
 let selected = null;
 let justCreated = null; // a channel we selected before the relay's channel list mentions it
 let unseenWhileHidden = 0;
+let iceServersRead = null; // the one read of the relay's ICE servers (a promise), once started
 
 boot();
 
@@ -42,7 +45,6 @@ async function boot() {
     // Handy in the console (and for the browser tests): the client API of docs/client-api.md.
     window.catalk = client;
     useVerifierWorkers(client);
-    await useRelayIceServers(client);
   } catch (err) {
     fatal(err);
     return;
@@ -51,7 +53,8 @@ async function boot() {
   client.onEvent(onEvent);
   const identity = client.identity();
   if (identity) startApp(identity);
-  else showOnboarding(client, startApp);
+  else { showOnboarding(client, startApp); readIceServers(); }
+  registerShell();
 }
 
 function fatal(err) {
@@ -80,26 +83,35 @@ function startApp(identity) {
   onShownHistory(onHistoryState);
   initComposer(client, { sent: onSent });
   initSettings(client, { identityChanged: renderMe });
+  initOffline();
   renderMe(identity);
   renderChannels(safe(() => client.channels(), []));
   renderPresence(safe(() => client.online(), []), myKey);
+  // Links open and close without an event of their own: look every few seconds.
+  setInterval(() => showLinks(safe(() => client.links(), [])), 3000);
   const status = safe(() => client.status(), "connecting");
   // Before the first welcome the client reports no privileges; treat them as unknown, not as "none".
   applyPrivileges(status === "connected" ? safe(() => client.privileges(), null) : null);
   showStatus(status);
+  showOffline(status);
   setPresenceStale(status !== "connected");
   const names = channelNames();
   const stored = safe(() => localStorage.getItem(CHANNEL_KEY), null);
-  select(stored && (names.length <= 1 || names.includes(stored)) ? stored : "general", { focus: true });
+  const shown = select(stored && (names.length <= 1 || names.includes(stored)) ? stored : "general", { focus: true });
   document.addEventListener("keydown", shortcuts);
   $("#connection").addEventListener("click", () => reopenRelayKeyChoice(client));
   document.addEventListener("visibilitychange", () => { if (!document.hidden) { unseenWhileHidden = 0; updateTitle(); } });
-  client.connect();
+  // The stored channel first; then the ICE servers (a request) and the connection.
+  shown.finally(readIceServers).finally(() => client.connect());
 }
 
-/** Shows a channel. Works for names the channel list doesn't know yet (just created). */
+/**
+ * Shows a channel. Works for names the channel list doesn't know yet (just created).
+ * Resolves once its stored messages are drawn.
+ */
 function select(name, { focus = true } = {}) {
-  if (!name) return;
+  if (!name) return Promise.resolve();
+  let shown = Promise.resolve();
   closePanels();
   if (name !== selected) {
     selected = name;
@@ -108,19 +120,25 @@ function select(name, { focus = true } = {}) {
     setSelected(name);
     $("#channel-name").textContent = name;
     setComposerChannel(name);
-    showChannel(name);
+    shown = showChannel(name);
     showHistory(name);
   }
   if (focus && !phone.matches) focusComposer();
+  return shown;
 }
 
 function onEvent(ev) {
   if (!started || !ev || typeof ev !== "object") return;
   switch (ev.type) {
-    case "status": showStatus(ev.status, ev.retryInMs); setPresenceStale(ev.status !== "connected"); break;
+    case "status":
+      showStatus(ev.status, ev.retryInMs); showOffline(ev.status); setPresenceStale(ev.status !== "connected");
+      // "not checked yet" holds only while not connected.
+      showHistory(selected); onHistoryState();
+      break;
     case "ready":
       if (ev.key) { myKey = ev.key; setMyKey(myKey); }
       showStatus("connected");
+      showOffline("connected");
       setPresenceStale(false);
       applyPrivileges(ev.privileges ?? safe(() => client.privileges(), null));
       onChannels(safe(() => client.channels(), []));
@@ -129,6 +147,7 @@ function onEvent(ev) {
       break;
     case "channels": onChannels(ev.channels); break;
     case "presence": renderPresence(ev.online, myKey); refreshNames(); break;
+    case "names": refreshNames(); break;
     case "privileges": applyPrivileges(ev.privileges); break;
     case "message": onMessage(ev.message); break;
     case "history": onHistory(ev); break;
@@ -204,8 +223,14 @@ function shortcuts(e) {
 /**
  * STUN/TURN servers the relay publishes (`--ice-server`), for peer-to-peer history over the
  * internet. Without them (or when the document cannot be read) data channels use host
- * candidates only, which is enough on a LAN.
+ * candidates only, which is enough on a LAN. While the server is down the service worker
+ * answers with the last copy it saw.
  */
+function readIceServers() {
+  iceServersRead ??= useRelayIceServers(client);
+  return iceServersRead;
+}
+
 async function useRelayIceServers(client) {
   try {
     const response = await fetch("/.well-known/catalk.json", { cache: "no-store" });

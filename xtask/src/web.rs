@@ -1,9 +1,13 @@
 //! Building the web app into `web/dist`: the wasm client (wasm-bindgen,
-//! wasm-opt) and the static files. The relay embeds `web/dist` at build time.
+//! wasm-opt) and the static files, stamped with a build id for the service worker's offline
+//! shell (`shell`) and precompressed (`compress`). The relay embeds `web/dist` at build time.
 //!
 //! Also the selftest wasm (the client with its test entry points, feature
 //! `selftest`) into `target/selftest-pkg`, outside `web/dist`, for the browser
 //! tests and benchmarks only.
+
+mod compress;
+mod shell;
 
 use crate::process::{cargo, project_root, run};
 use crate::tools;
@@ -62,7 +66,15 @@ pub fn build() -> anyhow::Result<()> {
         ],
     )?;
     copy_tree(&root.join("web"), &dist, &dist)?;
-    println!("xtask: web app built in {}", dist.display());
+    let id = shell::stamp(&dist)?;
+    let sizes = compress::compress(&dist)?;
+    println!(
+        "xtask: web app built in {} (build {id}; {} B, {} B gzip, {} B brotli)",
+        dist.display(),
+        sizes.identity,
+        sizes.gzip,
+        sizes.brotli
+    );
     Ok(())
 }
 
