@@ -7,11 +7,11 @@ import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { Relay, launchBrowser, newUser, onboard, send, shot, waitConnected, waitForMessage } from "./harness.mjs";
 
-/** The relay's public key, from its log line `relay run started relay=KEY`. */
-function relayKeyOf(relay) {
-  const match = relay.log.match(/relay run started relay=([A-Za-z0-9_-]{43})/);
-  assert.ok(match, `no key in the relay log:\n${relay.log}`);
-  return match[1];
+/** The relay's public key, from its well-known file. */
+async function relayKeyOf(relay) {
+  const doc = await (await fetch(`${relay.url}/.well-known/catalk.json`)).json();
+  assert.match(doc.relay, /^[A-Za-z0-9_-]{43}$/, JSON.stringify(doc));
+  return doc.relay;
 }
 
 async function bytesOut(relay) {
@@ -38,10 +38,10 @@ test("an unexpected relay key shows a clear choice; accepting keeps the history 
     await onboard(a.page, "Ada");
     await send(a.page, "said under the old key");
     await waitForMessage(a.page, "said under the old key");
-    const oldKey = relayKeyOf(relay);
+    const oldKey = await relayKeyOf(relay);
 
     await restartWithNewKey(relay);
-    const newKey = relayKeyOf(relay);
+    const newKey = await relayKeyOf(relay);
     assert.notEqual(newKey, oldKey);
     const dialog = "[data-testid=relay-key-changed]";
     await a.page.waitForSelector(dialog, { state: "visible", timeout: 30_000 });
@@ -88,7 +88,7 @@ test("a planned key rotation with --previous-relay-key keeps members connected w
     await waitForMessage(a.page, "after the rotation");
 
     // A server that names the now-old key without holding it proves nothing: the app asks.
-    const rotatedKey = relayKeyOf(relay);
+    const rotatedKey = await relayKeyOf(relay);
     relay.extraArgs = relay.extraArgs.filter((arg) => !arg.startsWith("--previous-relay-key"));
     await restartWithNewKey(relay, () => [`--trusted-key=${rotatedKey}`]);
     await a.page.waitForSelector("[data-testid=relay-key-changed]", { state: "visible", timeout: 30_000 });

@@ -13,6 +13,10 @@ export function initHistory(c, { onBackfilled }) {
   reload = onBackfilled;
 }
 
+function connected() {
+  try { return client?.status?.() === "connected"; } catch { return false; }
+}
+
 function describe(status) {
   switch (status?.state) {
     case "complete": return ["complete", "complete", "Every message since this channel was created is on this device"];
@@ -20,7 +24,9 @@ function describe(status) {
       ? ["filling", "checking for new messages…", "Finding out whether anything was said while this device was away"]
       : ["filling", "loading earlier messages…", "Fetching earlier messages from other members' devices"];
     case "missing": return ["missing", "earlier messages unavailable", "Earlier messages are kept on members' devices, and none of those devices is online right now"];
-    default: return ["unknown", "no messages yet", "Nobody has said anything here that this device knows of"];
+    default: return connected()
+      ? ["unknown", "no messages yet", "Nobody has said anything here that this device knows of"]
+      : ["unknown", "not checked yet", "This device looks for earlier and newer messages once it can reach the server"];
   }
 }
 

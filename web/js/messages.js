@@ -307,8 +307,8 @@ function paintTop() {
 /**
  * What the top of the list says once the oldest stored message is shown, in words: nothing was
  * said yet, this is the beginning, earlier messages are loading, or they are on members' devices
- * that are offline now ([data-testid=history-notice] with data-state empty | beginning | filling |
- * unavailable).
+ * that are offline now, or (not connected yet) not known ([data-testid=history-notice] with data-state
+ * empty | beginning | filling | unavailable | unknown).
  */
 function historyNotice(channel, empty) {
   let status = null;
@@ -326,6 +326,15 @@ function historyNotice(channel, empty) {
       h("p", { class: "muted", text: "They are kept on members' devices, and none of those devices is online at the moment. They will appear here by themselves when someone who has them comes back." }),
       owner ? h("p", { class: "muted owner-hint", "data-testid": "owner-history-hint",
         text: "As an owner you can keep a history keeper running next to the server, so earlier messages are always available (README: \"Virtual clients\")." }) : null);
+  }
+  let connected = true;
+  try { connected = client.status() === "connected"; } catch { connected = true; }
+  if (!connected && state !== "complete" && state !== "filling") {
+    // Before this device could ask (an offline start), it cannot say whether anything is missing.
+    return h("div", { class: "history-notice", "data-testid": "history-notice", dataset: { state: "unknown" }, role: "status" },
+      h("p", { class: "muted", text: empty
+        ? `Nothing from #${channel} is saved on this device yet. It will look for messages as soon as it can reach the server.`
+        : "These are the messages saved on this device. It will look for earlier and newer ones as soon as it can reach the server." }));
   }
   const beginning = (state === "complete" || state === "filling") && !empty;
   return h("div", { class: "channel-intro", "data-testid": "history-notice", dataset: { state: beginning ? "beginning" : "empty" } },
