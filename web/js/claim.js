@@ -25,7 +25,7 @@ export async function tryClaim(client) {
   busy = true;
   try {
     await client.claim(token);
-    toast("You are now an owner of this relay.", { kind: "success" });
+    toast("You are now an owner of this chat.", { kind: "success" });
     token = null;
     clearHash();
   } catch (err) {
