@@ -45,6 +45,8 @@ test("with UDP blocked, a late joiner fills its history through the relay's fall
     assert.equal(texts.length, TOTAL, "C holds every message");
     assert.equal(new Set(texts).size, TOTAL, "no duplicates");
     assert.ok((await fallbackBytes(relay)) > 0, "the history went through the relay");
+    // The people list marks that history moves through the server for this person.
+    await c.page.waitForSelector("[data-testid=presence][data-link=relay]", { timeout: 10_000 });
     await c.page.waitForFunction((last) => [...document.querySelectorAll("[data-testid=message]")].some((m) => m.textContent.includes(last)), `from Ada ${TOTAL - 1}`);
     await shot(c.page, "13-filled-through-relay-fallback");
   } finally {

@@ -42,6 +42,8 @@ test("late joiners backfill 500 messages from peers, through departures and a ly
     pages.C = c.page;
     await onboard(c.page, "Cleo");
     await waitComplete(c.page);
+    // The people list marks that history moves directly between C and the others.
+    await c.page.waitForSelector("[data-testid=presence][data-link=direct]", { timeout: 10_000 });
     const cTexts = await storedTexts(c.page);
     assert.equal(cTexts.length, TOTAL, "C holds every message");
     assert.equal(new Set(cTexts).size, TOTAL, "no duplicates");
