@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
+import { CHROMIUM_ARGS } from "../tests/harness.mjs";
 
 const PREFIX = "ctk-";
 const WAN = `${PREFIX}wan`;
@@ -67,17 +68,20 @@ export function ensureTools() {
 /** Removes namespaces (and the processes inside them) left by an earlier run that crashed. */
 export function cleanLeftovers() {
   const names = run("ip", ["netns", "list"]).split("\n").map((l) => l.split(" ")[0]).filter((n) => n.startsWith(PREFIX));
-  for (const name of names) {
-    for (const pid of run("ip", ["netns", "pids", name]).split(/\s+/).filter(Boolean)) {
-      try {
-        process.kill(Number(pid), "SIGKILL");
-      } catch {}
-    }
+  for (const name of names) removeNamespace(name);
+}
+
+/** Kills the processes inside namespace `name`, then deletes it. */
+function removeNamespace(name) {
+  for (const pid of run("ip", ["netns", "pids", name]).split(/\s+/).filter(Boolean)) {
     try {
-      run("ip", ["netns", "del", name]);
-    } catch (err) {
-      console.log(`could not delete namespace ${name}: ${err.message}`);
-    }
+      process.kill(Number(pid), "SIGKILL");
+    } catch {}
+  }
+  try {
+    run("ip", ["netns", "del", name]);
+  } catch (err) {
+    console.log(`could not delete namespace ${name}: ${err.message}`);
   }
 }
 
@@ -275,17 +279,7 @@ export class Internet {
     writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${this.host(n)} ${CHROMIUM} "$@"\n`, { mode: 0o755 });
     const browser = await chromium.launch({
       executablePath: wrapper,
-      args: [
-        `--unsafely-treat-insecure-origin-as-secure=${relay.url}`,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
+      args: [`--unsafely-treat-insecure-origin-as-secure=${relay.url}`, ...CHROMIUM_ARGS],
     });
     this.browsers.push(browser);
     return browser;
@@ -300,18 +294,7 @@ export class Internet {
   }
 
   #removeNamespaces() {
-    for (const name of this.namespaces.reverse()) {
-      for (const pid of run("ip", ["netns", "pids", name]).split(/\s+/).filter(Boolean)) {
-        try {
-          process.kill(Number(pid), "SIGKILL");
-        } catch {}
-      }
-      try {
-        run("ip", ["netns", "del", name]);
-      } catch (err) {
-        console.log(`could not delete namespace ${name}: ${err.message}`);
-      }
-    }
+    for (const name of this.namespaces.reverse()) removeNamespace(name);
     this.namespaces = [];
   }
 }

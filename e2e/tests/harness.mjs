@@ -118,22 +118,21 @@ export class VClient {
   }
 }
 
+/** The Chromium flags every test browser gets (../shared/TOOLCHAIN.md). */
+export const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
 export async function launchBrowser(extraArgs = []) {
   // playwright-core gives every launch a fresh temporary profile.
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      ...extraArgs,
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  return chromium.launch({ executablePath: CHROMIUM, args: [...extraArgs, ...CHROMIUM_ARGS] });
 }
 
 /** A new user: its own browser context (own IndexedDB), page open on the relay. */
